@@ -1,1 +1,53 @@
-fn main() {}
+//! `arca`: one binary for Arca's services (`chain`, …) and its iexec-compatible client commands.
+//!
+//! This file only parses arguments, sets up logging and maps outcomes to exit codes; each command
+//! lives in its own module under `cmd/` and calls into the library crates.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Arca: decentralized confidential computing, iexec-compatible.
+#[derive(Debug, Parser)]
+#[command(name = "arca", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Arca's embedded EVM dev chain (Ethereum JSON-RPC over HTTP and WebSocket).
+    Chain(cmd::chain::ChainArgs),
+    /// TEE attestation tools: measure an app image, verify a quote.
+    #[command(subcommand)]
+    Tee(cmd::tee::TeeCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let outcome = match cli.command {
+        Command::Chain(args) => cmd::chain::run(args),
+        Command::Tee(command) => cmd::tee::run(command),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            // `{:#}` prints the whole context chain on one line: "what failed: why".
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr so stdout stays machine-readable; `RUST_LOG` overrides the default level.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,4 @@
+//! One module per top-level `arca` command.
+
+pub(crate) mod chain;
+pub(crate) mod tee;
