@@ -1,0 +1,363 @@
+//! The container runner against a real Docker daemon (`DOCKER_HOST`) and real app images built
+//! from `tests/apps/` on Arca's offline base images (scripts/images.sh). Needs the `docker-tests`
+//! feature; scripts/test.d/60-docker.sh starts the daemon and builds the base images first.
+//!
+//! Every test checks that no container of its task is left behind.
+#![cfg(feature = "docker-tests")]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use arca_worker::runner::TASK_LABEL;
+use arca_worker::{
+    Checksum, ContainerRunner, DatasetEnv, DigestMatch, Error, Limits, RunRequest, TaskEnv,
+    read_computed_file, result_digest,
+};
+use bollard::query_parameters::{BuildImageOptionsBuilder, ListContainersOptionsBuilder};
+use futures::StreamExt;
+
+/// Builds serialised across tests (they share images) and done once per tag per test run.
+static BUILD_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+fn app_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/apps")
+        .join(name)
+}
+
+/// `docker build` of `tests/apps/<name>` through the Engine API, tagged `arca-test/<name>:1`.
+async fn build_app(runner: &ContainerRunner, name: &str) -> String {
+    let tag = format!("arca-test/{name}:1");
+    let _lock = BUILD_LOCK.lock().await;
+    if BUILT
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashSet::new)
+        .contains(&tag)
+    {
+        return tag;
+    }
+    let mut context = tar::Builder::new(Vec::new());
+    context.append_dir_all(".", app_dir(name)).unwrap();
+    let context = context.into_inner().unwrap();
+    let options = BuildImageOptionsBuilder::new()
+        .t(&tag)
+        .rm(true)
+        .forcerm(true)
+        // The apps only COPY files: no build step may reach a network.
+        .networkmode("none")
+        .build();
+    let mut stream =
+        runner
+            .docker()
+            .build_image(options, None, Some(bollard::body_full(context.into())));
+    let mut output = String::new();
+    while let Some(item) = stream.next().await {
+        let info = item.unwrap_or_else(|e| panic!("building {tag}: {e}\n{output}"));
+        if let Some(line) = info.stream {
+            output.push_str(&line);
+        }
+        if let Some(err) = info.error_detail.and_then(|d| d.message) {
+            panic!("building {tag}: {err}\n{output} (did scripts/images.sh run?)");
+        }
+    }
+    BUILT.lock().unwrap().as_mut().unwrap().insert(tag.clone());
+    tag
+}
+
+async fn runner() -> ContainerRunner {
+    ContainerRunner::from_env()
+        .await
+        .expect("a Docker daemon at DOCKER_HOST (scripts/test.d/60-docker.sh starts one)")
+}
+
+/// A task with fresh input/output directories and a unique id.
+struct Task {
+    env: TaskEnv,
+    input: tempfile::TempDir,
+    output: tempfile::TempDir,
+}
+
+fn task(tag: u8) -> Task {
+    // Unique per test and per run, so parallel tests and reruns never share a container name.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let task_id = format!("0x{:02x}{:062x}", tag, nanos);
+    Task {
+        env: TaskEnv {
+            deal_id: format!("0x{}", "de".repeat(32)),
+            task_id,
+            task_index: 0,
+            bot_size: 1,
+            bot_first_index: 0,
+            ..Default::default()
+        },
+        input: tempfile::tempdir().unwrap(),
+        output: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Task {
+    fn request(&self, image: &str, args: &[&str], max: Duration) -> RunRequest {
+        let mut req = RunRequest::new(
+            image,
+            self.env.clone(),
+            self.input.path(),
+            self.output.path(),
+            max,
+        );
+        req.args = args.iter().map(|a| a.to_string()).collect();
+        req
+    }
+
+    fn out(&self, file: &str) -> String {
+        std::fs::read_to_string(self.output.path().join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+    }
+}
+
+/// No container, running or not, carries this task's label any more.
+async fn assert_no_leftover(runner: &ContainerRunner, task_id: &str) {
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&HashMap::from([(
+            "label",
+            vec![format!("{TASK_LABEL}={task_id}")],
+        )]))
+        .build();
+    let left = runner
+        .docker()
+        .list_containers(Some(options))
+        .await
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "containers left for {task_id}: {:?}",
+        left.iter().map(|c| &c.id).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn seed_000_node_hello_world_with_args_and_checksum() {
+    let runner = runner().await;
+    let image = build_app(&runner, "hello-node").await;
+    let id = runner.verify_image(&image, None).await.unwrap().id;
+    let t = task(0);
+    let mut req = t.request(&image, &["test"], Duration::from_secs(60));
+    // A locally built image is checked by its image id (see arca_worker::checksum).
+    req.expected_checksum = Some(id.parse::<Checksum>().unwrap());
+
+    let outcome = runner.run(&req).await.unwrap();
+    assert_eq!(outcome.digest_match, Some(DigestMatch::ImageId));
+    assert_eq!(outcome.image_id, id);
+    assert_eq!(outcome.logs.stdout.trim(), "Hello, test!");
+    assert_eq!(t.out("result.txt"), "Hello, test!");
+
+    let computed = read_computed_file(t.output.path()).unwrap();
+    assert_eq!(
+        computed.deterministic_output_path.as_deref(),
+        Some("/iexec_out/result.txt")
+    );
+    // sha256("Hello, test!")
+    assert_eq!(
+        result_digest(&computed, t.output.path(), false).unwrap(),
+        format!("0x{}", sha256_hex(b"Hello, test!"))
+    );
+    assert_no_leftover(&runner, &t.env.task_id).await;
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[tokio::test]
+async fn seed_004_python_reads_the_excel_dataset_and_the_requester_secret() {
+    let runner = runner().await;
+    let image = build_app(&runner, "excel-python").await;
+    for (email, expected) in [
+        ("ALAN@example.org", "This email is compromised! \n"),
+        ("nobody@example.org", "This email is safe! \n"),
+    ] {
+        let mut t = task(4);
+        let address = "0x2Be21D2C4cA3E3A5A76B7cA1B5b7a5F5c3E1D9a0";
+        std::fs::copy(
+            app_dir("excel-python").join("emails.xlsx"),
+            t.input.path().join(address),
+        )
+        .unwrap();
+        t.env.dataset = Some(DatasetEnv::at_address(address));
+        t.env.requester_secrets = BTreeMap::from([(1, email.to_owned())]);
+
+        let outcome = runner
+            .run(&t.request(&image, &[], Duration::from_secs(60)))
+            .await
+            .unwrap();
+        assert_eq!(t.out("result.txt"), expected, "secret {email}");
+        assert!(outcome.logs.stdout.contains("checked 3 rows"));
+        let computed = read_computed_file(t.output.path()).unwrap();
+        assert_eq!(
+            result_digest(&computed, t.output.path(), false).unwrap(),
+            format!("0x{}", sha256_hex(expected.as_bytes()))
+        );
+        assert_no_leftover(&runner, &t.env.task_id).await;
+    }
+
+    // Without the secret the seed app exits 11: the error says so.
+    let t = task(5);
+    match runner
+        .run(&t.request(&image, &[], Duration::from_secs(60)))
+        .await
+    {
+        Err(Error::AppExit {
+            exit_code: 11,
+            last_lines,
+            ..
+        }) => assert!(last_lines.contains("no requester secret 1"), "{last_lines}"),
+        other => panic!("expected exit 11, got {other:?}"),
+    }
+    assert_no_leftover(&runner, &t.env.task_id).await;
+}
+
+#[tokio::test]
+async fn app_sees_exactly_the_task_env_read_only_inputs_no_network_and_its_limits() {
+    let runner = runner().await;
+    let image = build_app(&runner, "shell").await;
+    let mut t = task(6);
+    t.env.input_file_names = vec!["0xaa".into(), "0xbb".into()];
+    t.env.requester_secrets = BTreeMap::from([(2, "secret two".into())]);
+    t.env.app_developer_secret = Some("dev-secret".into());
+    let mut req = t.request(&image, &["sandbox"], Duration::from_secs(60));
+    req.limits = Limits {
+        memory_bytes: 256 << 20,
+        nano_cpus: 500_000_000,
+        pids: 64,
+    };
+    runner.run(&req).await.unwrap();
+
+    let expected: String = t
+        .env
+        .vars()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    assert_eq!(t.out("env.txt"), expected);
+    assert_eq!(t.out("iexec_in.txt").trim(), "read-only");
+    assert_eq!(t.out("interfaces.txt").trim(), "", "only loopback expected");
+    assert_eq!(t.out("memory.txt").trim(), (256u64 << 20).to_string());
+    assert_eq!(t.out("pids.txt").trim(), "64");
+    assert!(!t.input.path().join("probe").exists());
+    // The declared output is the whole directory: its digest covers every file written.
+    let computed = read_computed_file(t.output.path()).unwrap();
+    assert!(
+        result_digest(&computed, t.output.path(), false)
+            .unwrap()
+            .starts_with("0x")
+    );
+    assert_no_leftover(&runner, &t.env.task_id).await;
+}
+
+#[tokio::test]
+async fn exit_code_3_is_reported_with_the_last_log_lines() {
+    let runner = runner().await;
+    let image = build_app(&runner, "shell").await;
+    let t = task(3);
+    let err = runner
+        .run(&t.request(&image, &["exit", "3"], Duration::from_secs(60)))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::AppExit {
+            exit_code,
+            oom_killed,
+            last_lines,
+            logs,
+            task_id,
+        } => {
+            assert_eq!(*exit_code, 3);
+            assert!(!oom_killed);
+            assert_eq!(last_lines, "fatal: no input");
+            assert_eq!(logs.stdout.trim(), "starting");
+            assert_eq!(task_id, &t.env.task_id);
+        }
+        other => panic!("expected AppExit, got {other:?}"),
+    }
+    assert!(err.to_string().contains("code 3"), "{err}");
+    assert_no_leftover(&runner, &t.env.task_id).await;
+}
+
+#[tokio::test]
+async fn app_running_past_its_maximum_time_is_killed() {
+    let runner = runner().await;
+    let image = build_app(&runner, "shell").await;
+    let t = task(7);
+    let started = Instant::now();
+    let err = runner
+        .run(&t.request(&image, &["sleep", "300"], Duration::from_secs(2)))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    match &err {
+        Error::Timeout {
+            after, last_lines, ..
+        } => {
+            assert_eq!(*after, Duration::from_secs(2));
+            assert_eq!(last_lines, "going to sleep for 300 s");
+        }
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    assert!(took < Duration::from_secs(20), "kill took {took:?}");
+    assert_no_leftover(&runner, &t.env.task_id).await;
+}
+
+#[tokio::test]
+async fn logs_keep_only_the_tail_under_the_cap() {
+    let runner = runner().await;
+    let image = build_app(&runner, "shell").await;
+    let t = task(8);
+    let mut req = t.request(&image, &["spam", "20000"], Duration::from_secs(60));
+    req.log_cap = 1000;
+    let outcome = runner.run(&req).await.unwrap();
+    assert!(outcome.logs.stdout.len() <= 1000);
+    assert!(outcome.logs.stdout_dropped > 0);
+    assert!(
+        outcome.logs.stdout.ends_with("line 19999\nline 20000\n"),
+        "{:?}",
+        &outcome.logs.stdout
+    );
+    assert_no_leftover(&runner, &t.env.task_id).await;
+}
+
+#[tokio::test]
+async fn missing_image_and_wrong_digest_are_refused_before_any_container() {
+    let runner = runner().await;
+    let t = task(9);
+    match runner
+        .run(&t.request("arca-test/does-not-exist:1", &[], Duration::from_secs(10)))
+        .await
+    {
+        Err(Error::ImageMissing { image }) => assert_eq!(image, "arca-test/does-not-exist:1"),
+        other => panic!("expected ImageMissing, got {other:?}"),
+    }
+
+    let image = build_app(&runner, "shell").await;
+    let mut req = t.request(&image, &["exit", "0"], Duration::from_secs(10));
+    let wrong: Checksum = format!("0x{}", "ab".repeat(32)).parse().unwrap();
+    req.expected_checksum = Some(wrong);
+    match runner.run(&req).await {
+        Err(Error::ImageDigestMismatch {
+            expected, image_id, ..
+        }) => {
+            assert_eq!(expected, wrong.to_string());
+            assert!(image_id.starts_with("sha256:"));
+        }
+        other => panic!("expected ImageDigestMismatch, got {other:?}"),
+    }
+    assert!(t.output.path().read_dir().unwrap().next().is_none());
+    assert_no_leftover(&runner, &t.env.task_id).await;
+}
