@@ -317,7 +317,7 @@ pub fn decrypt_stream<R: Read, W: Write>(
         encrypted_len += n as u64;
         let len = carry + n;
         if len < buf.len() {
-            if len == 0 || len % 16 != 0 {
+            if len == 0 || !len.is_multiple_of(16) {
                 return Err(CryptoError::Decrypt {
                     what: "dataset",
                     reason: format!(
@@ -374,7 +374,7 @@ pub fn encrypt_bytes(plain: &[u8], key: &AesKey) -> Vec<u8> {
 
 /// Decrypts `iv ‖ AES-256-CBC-PKCS7(plain)` in memory. `what` names the payload in errors.
 pub fn decrypt_bytes(data: &[u8], key: &AesKey, what: &'static str) -> Result<Vec<u8>> {
-    if data.len() < 2 * IV_LEN || data.len() % 16 != 0 {
+    if data.len() < 2 * IV_LEN || !data.len().is_multiple_of(16) {
         return Err(CryptoError::Decrypt {
             what,
             reason: format!(
@@ -436,6 +436,15 @@ pub fn encrypt_file(
     rand::rngs::OsRng.fill_bytes(&mut iv);
     let summary = encrypt_stream(reader, tmp.as_file_mut(), key, iv, progress)
         .map_err(|e| with_paths(e, input, output))?;
+    // Temporary files are created 0600; an encrypted dataset is meant to be published, so give it the usual 0644
+    // (what the SDK's plain write produces under the common umask).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(CryptoError::io("setting permissions of", output))?;
+    }
     fsutil::persist(tmp, output, overwrite)?;
     Ok(summary)
 }

@@ -233,7 +233,7 @@ fn decrypt_legacy_ecb(payload: &[u8], key: &[u8]) -> Result<Vec<u8>> {
     let mut data = BASE64
         .decode(text.trim())
         .map_err(|_| err("payload is not valid base64"))?;
-    if data.is_empty() || data.len() % 16 != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(16) {
         return Err(err("ciphertext length is not a positive multiple of 16"));
     }
     let cipher = Aes128::new_from_slice(key).map_err(|_| err("key is not 16 bytes"))?;

@@ -1,0 +1,115 @@
+//! `interop`: a thin command-line face of `arca-crypto`, used by `scripts/test.d/30-crypto-interop.sh` to check
+//! the formats live against openssl, ethers v6 and the iexec SDK (and handy to regenerate test fixtures).
+//!
+//! Usage: `cargo run -p arca-crypto --example interop -- <command> <args…>`; see `usage()` for the commands.
+
+use arca_crypto::{AesKey, PrivateKey, ScryptParams, dataset, keystore, result, write_file_atomic};
+use std::path::Path;
+use std::process::ExitCode;
+
+fn usage() -> &'static str {
+    "commands:
+  aes-ni                                   print whether AES instructions are used (yes/no)
+  dataset-encrypt KEYFILE IN OUT           encrypt IN with the base64 key in KEYFILE, print the checksum
+  dataset-decrypt KEYFILE IN OUT           decrypt IN (IV ‖ AES-256-CBC) to OUT, print the input checksum
+  result-keygen BITS DIR                   write DIR/key (PKCS#8 PEM) and DIR/key.pub (SPKI PEM)
+  result-encrypt PUBKEY PLAIN.zip OUT.zip  encrypt a result archive for a beneficiary
+  result-decrypt PRIVKEY ENC.zip OUT.zip   decrypt an encrypted result archive
+  sms-secret PUBKEY                        print the SMS form of a public key (base64 of the PEM)
+  keystore-write PRIVKEY PASSWORD DIR [light]  write a V3 keystore, print its path
+  keystore-read FILE PASSWORD              decrypt a V3 keystore, print its address"
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    match run(&argv) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_text(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))
+}
+
+fn read_bytes(path: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))
+}
+
+fn run(argv: &[&str]) -> Result<(), String> {
+    let err = |e: arca_crypto::CryptoError| e.to_string();
+    match argv {
+        ["aes-ni"] => println!(
+            "{}",
+            if dataset::aes_hardware_accelerated() {
+                "yes"
+            } else {
+                "no"
+            }
+        ),
+        ["dataset-encrypt", key, input, output] => {
+            let key = AesKey::from_base64(&read_text(key)?).map_err(err)?;
+            let s =
+                dataset::encrypt_file(Path::new(input), Path::new(output), &key, true, &mut |_| {})
+                    .map_err(err)?;
+            println!("{}", s.checksum);
+        }
+        ["dataset-decrypt", key, input, output] => {
+            let key = AesKey::from_base64(&read_text(key)?).map_err(err)?;
+            let s = dataset::decrypt_file(
+                Path::new(input),
+                Path::new(output),
+                &key,
+                None,
+                true,
+                &mut |_| {},
+            )
+            .map_err(err)?;
+            println!("{}", s.input_checksum);
+        }
+        ["result-keygen", bits, dir] => {
+            let bits: usize = bits
+                .parse()
+                .map_err(|_| format!("BITS must be a number, got {bits}"))?;
+            let pair = result::generate_keypair(bits).map_err(err)?;
+            let dir = Path::new(dir);
+            write_file_atomic(&dir.join("key"), pair.private_pem.as_bytes(), true).map_err(err)?;
+            write_file_atomic(&dir.join("key.pub"), pair.public_pem.as_bytes(), true)
+                .map_err(err)?;
+        }
+        ["result-encrypt", public, plain, output] => {
+            let public = result::parse_public_key(&read_text(public)?).map_err(err)?;
+            let archive = result::encrypt_result(&read_bytes(plain)?, &public).map_err(err)?;
+            write_file_atomic(Path::new(output), &archive, true).map_err(err)?;
+        }
+        ["result-decrypt", private, archive, output] => {
+            let plain =
+                result::decrypt_result(&read_bytes(archive)?, &read_text(private)?).map_err(err)?;
+            write_file_atomic(Path::new(output), &plain, true).map_err(err)?;
+        }
+        ["sms-secret", public] => {
+            println!("{}", result::public_key_to_sms_secret(&read_text(public)?))
+        }
+        ["keystore-write", key, password, dir, rest @ ..] => {
+            let params = match rest {
+                [] => ScryptParams::STANDARD,
+                ["light"] => ScryptParams::LIGHT,
+                _ => return Err(usage().into()),
+            };
+            let key = PrivateKey::from_hex(key).map_err(err)?;
+            let path =
+                keystore::save_keystore(Path::new(dir), &key, password, params).map_err(err)?;
+            println!("{}", path.display());
+        }
+        ["keystore-read", file, password] => {
+            let key = keystore::load_keystore(Path::new(file), password).map_err(err)?;
+            println!("{}", key.address());
+        }
+        _ => return Err(usage().into()),
+    }
+    Ok(())
+}
