@@ -20,6 +20,9 @@ ensure_docker
 
 IMAGES_DIR="$ARCA_CACHE/images"
 mkdir -p "$IMAGES_DIR"
+# One build at a time (quickstart and tests may both call this): they share the rootfs dir and tags.
+exec 9>"$IMAGES_DIR/.lock"
+flock 9
 LABEL=org.arca.inputs
 # The legacy builder ships inside every dockerd; BuildKit would need the buildx CLI plugin, which
 # neither docker.io 20.10 nor the preinstalled static CLI carries.
