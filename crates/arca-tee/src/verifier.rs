@@ -47,6 +47,8 @@ pub struct CacheStats {
 #[derive(Debug)]
 struct Warm {
     pck_key: VerifyingKey,
+    /// The quote's attestation key, parsed once (it is part of the cache key).
+    attestation_key: VerifyingKey,
     trust_anchor: TrustAnchor,
     tcb_status: TcbStatus,
     advisory_ids: Vec<String>,
@@ -133,13 +135,13 @@ impl DcapVerifier {
 
         let cached = self.cache.read().ok().and_then(|c| c.get(&key).cloned());
         if let Some(warm) = cached.filter(|w| (w.valid_from..=w.valid_until).contains(&now)) {
-            check_signatures(&warm.pck_key, &quote, raw)?;
+            check_signatures(&warm, &quote, raw)?;
             self.hits.fetch_add(1, Ordering::Relaxed);
             return claims_from(&quote, &warm);
         }
 
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let warm = Arc::new(self.cold(raw, collateral, now, anchor, &chain)?);
+        let warm = Arc::new(self.cold(raw, &quote, collateral, now, anchor, &chain)?);
         let claims = claims_from(&quote, &warm)?;
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CACHE_CAPACITY {
@@ -157,6 +159,7 @@ impl DcapVerifier {
     fn cold(
         &self,
         raw: &[u8],
+        quote: &Quote,
         collateral: &Collateral,
         now: u64,
         anchor: TrustAnchor,
@@ -188,6 +191,7 @@ impl DcapVerifier {
             .ok_or_else(|| TeeError::CertificateChain("empty PCK certificate chain".into()))?;
         Ok(Warm {
             pck_key: certificate_key(leaf)?,
+            attestation_key: attestation_key(quote)?,
             trust_anchor: anchor,
             tcb_status: TcbStatus::from_dcap(claims.tcb.status),
             advisory_ids: claims.tcb.advisory_ids,
@@ -309,34 +313,63 @@ fn clear_td(r: &mut dcap_qvl::quote::TDReport10) {
     r.report_data = [0; 64];
 }
 
-/// The per-quote checks of the warm path.
-fn check_signatures(pck_key: &VerifyingKey, quote: &Quote, raw: &[u8]) -> Result<()> {
-    let auth = match &quote.auth_data {
-        AuthData::V3(a) => a.clone(),
-        AuthData::V4(a) => a.clone().into_v3(),
-    };
-    let qe_sig = Signature::from_slice(&auth.qe_report_signature).map_err(|_| {
+/// The quote's authentication data fields the warm path checks, borrowed.
+struct AuthParts<'a> {
+    quote_signature: &'a [u8; 64],
+    attestation_key: &'a [u8; 64],
+    qe_report: &'a [u8; 384],
+    qe_report_signature: &'a [u8; 64],
+    qe_auth_data: &'a [u8],
+}
+
+fn auth_parts(quote: &Quote) -> AuthParts<'_> {
+    match &quote.auth_data {
+        AuthData::V3(a) => AuthParts {
+            quote_signature: &a.ecdsa_signature,
+            attestation_key: &a.ecdsa_attestation_key,
+            qe_report: &a.qe_report,
+            qe_report_signature: &a.qe_report_signature,
+            qe_auth_data: &a.qe_auth_data.data,
+        },
+        AuthData::V4(a) => AuthParts {
+            quote_signature: &a.ecdsa_signature,
+            attestation_key: &a.ecdsa_attestation_key,
+            qe_report: &a.qe_report_data.qe_report,
+            qe_report_signature: &a.qe_report_data.qe_report_signature,
+            qe_auth_data: &a.qe_report_data.qe_auth_data.data,
+        },
+    }
+}
+
+/// The attestation key as a P-256 point (DCAP stores it as raw `x ‖ y`).
+fn attestation_key(quote: &Quote) -> Result<VerifyingKey> {
+    let mut sec1 = [0x04u8; 65];
+    sec1[1..].copy_from_slice(auth_parts(quote).attestation_key);
+    VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| TeeError::QuoteSignatureInvalid)
+}
+
+/// The per-quote checks of the warm path: QE report signed by the PCK key, QE report committing
+/// to the attestation key, quote body signed by the attestation key.
+fn check_signatures(warm: &Warm, quote: &Quote, raw: &[u8]) -> Result<()> {
+    let auth = auth_parts(quote);
+    let qe_sig = Signature::from_slice(auth.qe_report_signature).map_err(|_| {
         TeeError::QeReportInvalid("QE report signature is not a P-256 signature".into())
     })?;
-    pck_key.verify(&auth.qe_report, &qe_sig).map_err(|_| {
+    warm.pck_key.verify(auth.qe_report, &qe_sig).map_err(|_| {
         TeeError::QeReportInvalid("Signature is invalid for qe_report in quote".into())
     })?;
     let mut h = Sha256::new();
-    h.update(auth.ecdsa_attestation_key);
-    h.update(&auth.qe_auth_data.data);
+    h.update(auth.attestation_key);
+    h.update(auth.qe_auth_data);
     if h.finalize()[..] != auth.qe_report[320..352] {
         return Err(TeeError::QeReportInvalid("QE report hash mismatch".into()));
     }
-    let mut sec1 = [0x04u8; 65];
-    sec1[1..].copy_from_slice(&auth.ecdsa_attestation_key);
-    let attestation_key =
-        VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| TeeError::QuoteSignatureInvalid)?;
-    let sig = Signature::from_slice(&auth.ecdsa_signature)
-        .map_err(|_| TeeError::QuoteSignatureInvalid)?;
+    let sig =
+        Signature::from_slice(auth.quote_signature).map_err(|_| TeeError::QuoteSignatureInvalid)?;
     let signed = raw
         .get(..quote.signed_length())
         .ok_or_else(|| TeeError::MalformedQuote("quote is truncated".into()))?;
-    attestation_key
+    warm.attestation_key
         .verify(signed, &sig)
         .map_err(|_| TeeError::QuoteSignatureInvalid)
 }
