@@ -23,6 +23,9 @@ enum Command {
     /// TEE attestation tools: measure an app image, verify a quote.
     #[command(subcommand)]
     Tee(cmd::tee::TeeCommand),
+    /// Dataset commands: encrypt (AES-256-CBC, iexec-compatible).
+    #[command(subcommand)]
+    Dataset(cmd::dataset::DatasetCommand),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Chain(args) => cmd::chain::run(args),
         Command::Tee(command) => cmd::tee::run(command),
+        Command::Dataset(command) => cmd::dataset::run(command),
     };
     match outcome {
         Ok(code) => code,

@@ -1,4 +1,5 @@
 //! One module per top-level `arca` command.
 
 pub(crate) mod chain;
+pub(crate) mod dataset;
 pub(crate) mod tee;
