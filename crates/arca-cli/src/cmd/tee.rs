@@ -187,7 +187,11 @@ fn render_claims(out: &mut String, c: &Claims) {
     let _ = writeln!(out, "trust anchor:   {}", c.trust_anchor);
     let _ = writeln!(out, "tcb status:     {}", c.tcb_status);
     let _ = writeln!(out, "advisories:     {advisories}");
-    let _ = writeln!(out, "debug:          {}", if c.debug { "YES" } else { "no" });
+    let _ = writeln!(
+        out,
+        "debug:          {}",
+        if c.debug { "YES" } else { "no" }
+    );
     match &c.measurements {
         Measurements::Sgx {
             mr_enclave,
@@ -223,8 +227,8 @@ fn render_claims(out: &mut String, c: &Claims) {
 fn sim_quote(args: &SimQuoteArgs) -> anyhow::Result<()> {
     let mut report_data = [0u8; 64];
     if let Some(h) = &args.report_data {
-        let bytes = hex::decode(h.trim().trim_start_matches("0x"))
-            .context("--report-data is not hex")?;
+        let bytes =
+            hex::decode(h.trim().trim_start_matches("0x")).context("--report-data is not hex")?;
         anyhow::ensure!(
             bytes.len() <= 64,
             "--report-data has {} bytes, at most 64",
@@ -290,7 +294,10 @@ mod tests {
 
         let (out, accepted) = verify(&args(false)).unwrap();
         assert!(!accepted);
-        assert!(out.contains("REFUSED: the quote chains to the Arca dev root"), "{out}");
+        assert!(
+            out.contains("REFUSED: the quote chains to the Arca dev root"),
+            "{out}"
+        );
     }
 
     #[test]
