@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
+use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
@@ -279,7 +280,6 @@ impl ContainerRunner {
         };
         guard.id = None;
         self.remove(&id).await;
-        let logs = logs?;
 
         match finished? {
             Finished::Exited { code: 0, duration } => {
@@ -390,32 +390,23 @@ impl ContainerRunner {
         &self,
         req: &RunRequest,
         id: &str,
-    ) -> (Result<Finished>, Result<ComputeLogs>) {
+    ) -> (Result<Finished>, ComputeLogs) {
         if let Err(e) = self.docker.start_container(id, None).await {
             return (
                 Err(self.api_error("start container", e)),
-                Ok(ComputeLogs::default()),
+                ComputeLogs::default(),
             );
         }
         let started = Instant::now();
-        // The stream ends when the container stops; the bound only guards against a daemon
+        // The stream ends when the container stops; the deadline only guards against a daemon
         // that never closes it.
-        let follow_limit = req.max_execution_time + Duration::from_secs(30);
-        let logs = async {
-            tokio::time::timeout(follow_limit, self.collect_logs(id, req.log_cap))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::Docker {
-                        operation: "follow logs",
-                        source: DockerError::RequestTimeoutError,
-                    })
-                })
-        };
-        let (finished, logs) = tokio::join!(self.wait_or_kill(req, id, started), logs);
-        match finished {
-            Ok(f) => (Ok(f), logs),
-            Err(e) => (Err(e), Ok(logs.unwrap_or_default())),
-        }
+        let follow_until = tokio::time::Instant::from_std(started)
+            + req.max_execution_time
+            + Duration::from_secs(30);
+        tokio::join!(
+            self.wait_or_kill(req, id, started),
+            self.collect_logs(id, req.log_cap, follow_until)
+        )
     }
 
     async fn wait_or_kill(&self, req: &RunRequest, id: &str, started: Instant) -> Result<Finished> {
@@ -445,7 +436,10 @@ impl ContainerRunner {
         }
     }
 
-    async fn collect_logs(&self, id: &str, cap: usize) -> Result<ComputeLogs> {
+    /// Follows the container's output until it stops. Logs are evidence, not the result: a
+    /// broken stream is logged and what was read so far is kept, so it never masks the app's
+    /// own outcome.
+    async fn collect_logs(&self, id: &str, cap: usize, until: tokio::time::Instant) -> ComputeLogs {
         let options = LogsOptionsBuilder::new()
             .stdout(true)
             .stderr(true)
@@ -454,22 +448,32 @@ impl ContainerRunner {
         let mut stream = self.docker.logs(id, Some(options));
         let mut out = TailBuffer::new(cap);
         let mut err = TailBuffer::new(cap);
-        while let Some(chunk) = stream.next().await {
-            match chunk.map_err(|e| self.api_error("read logs", e))? {
-                bollard::container::LogOutput::StdErr { message } => err.push(&message),
-                bollard::container::LogOutput::StdOut { message }
-                | bollard::container::LogOutput::Console { message } => out.push(&message),
-                bollard::container::LogOutput::StdIn { .. } => {}
+        loop {
+            match tokio::time::timeout_at(until, stream.next()).await {
+                Ok(None) => break,
+                Ok(Some(Ok(LogOutput::StdErr { message }))) => err.push(&message),
+                Ok(Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message }))) => {
+                    out.push(&message)
+                }
+                Ok(Some(Ok(LogOutput::StdIn { .. }))) => {}
+                Ok(Some(Err(e))) => {
+                    warn!(error = %e, "app log stream broke; keeping what was read");
+                    break;
+                }
+                Err(_) => {
+                    warn!("app log stream still open past the time limit; keeping what was read");
+                    break;
+                }
             }
         }
         let (stdout, stdout_dropped) = out.finish();
         let (stderr, stderr_dropped) = err.finish();
-        Ok(ComputeLogs {
+        ComputeLogs {
             stdout,
             stderr,
             stdout_dropped,
             stderr_dropped,
-        })
+        }
     }
 
     async fn oom_killed(&self, id: &str) -> bool {

@@ -292,6 +292,29 @@ async fn exit_code_3_is_reported_with_the_last_log_lines() {
 }
 
 #[tokio::test]
+async fn app_over_its_memory_limit_is_reported_as_oom_killed() {
+    let runner = runner().await;
+    let image = build_app(&runner, "shell").await;
+    let t = task(10);
+    let mut req = t.request(&image, &["hog", "512"], Duration::from_secs(60));
+    req.limits.memory_bytes = 64 << 20;
+    match runner.run(&req).await {
+        Err(Error::AppExit {
+            exit_code,
+            oom_killed,
+            logs,
+            ..
+        }) => {
+            assert!(oom_killed, "exit {exit_code}, logs {logs:?}");
+            assert_eq!(exit_code, 137);
+            assert_eq!(logs.stdout.trim(), "allocating 512 MiB");
+        }
+        other => panic!("expected an OOM-killed AppExit, got {other:?}"),
+    }
+    assert_no_leftover(&runner, &t.env.task_id).await;
+}
+
+#[tokio::test]
 async fn app_running_past_its_maximum_time_is_killed() {
     let runner = runner().await;
     let image = build_app(&runner, "shell").await;

@@ -3,6 +3,7 @@
 #   exit N     print to both streams, then exit with code N
 #   sleep N    announce, then sleep N seconds (for the timeout test)
 #   spam N     print N numbered lines to stdout (for the log cap)
+#   hog N      hold N MiB of memory (for the memory limit)
 #   sandbox    write what the app can see (env, mounts, network, limits) to $IEXEC_OUT
 set -u
 case "$1" in
@@ -16,6 +17,11 @@ case "$1" in
   spam)
     i=1
     while [ "$i" -le "$2" ]; do echo "line $i"; i=$((i + 1)); done ;;
+  hog)
+    echo "allocating $2 MiB"
+    # tail keeps a line that has no newline whole, so it holds everything head sends.
+    head -c "$(($2 * 1048576))" /dev/zero | tail -n 1 >/dev/null
+    exit $? ;;
   sandbox)
     env | grep '^IEXEC_' | sort > "$IEXEC_OUT/env.txt"
     if touch "$IEXEC_IN/probe" 2>/dev/null; then echo writable; else echo read-only; fi > "$IEXEC_OUT/iexec_in.txt"
