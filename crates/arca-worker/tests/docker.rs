@@ -121,8 +121,8 @@ impl Task {
     }
 }
 
-/// No container, running or not, carries this task's label any more.
-async fn assert_no_leftover(runner: &ContainerRunner, task_id: &str) {
+/// How many containers, running or not, carry this task's label.
+async fn task_containers(runner: &ContainerRunner, task_id: &str) -> usize {
     let options = ListContainersOptionsBuilder::new()
         .all(true)
         .filters(&HashMap::from([(
@@ -130,15 +130,20 @@ async fn assert_no_leftover(runner: &ContainerRunner, task_id: &str) {
             vec![format!("{TASK_LABEL}={task_id}")],
         )]))
         .build();
-    let left = runner
+    runner
         .docker()
         .list_containers(Some(options))
         .await
-        .unwrap();
-    assert!(
-        left.is_empty(),
-        "containers left for {task_id}: {:?}",
-        left.iter().map(|c| &c.id).collect::<Vec<_>>()
+        .unwrap()
+        .len()
+}
+
+/// No container of this task is left.
+async fn assert_no_leftover(runner: &ContainerRunner, task_id: &str) {
+    assert_eq!(
+        task_containers(runner, task_id).await,
+        0,
+        "containers left for {task_id}"
     );
 }
 
@@ -336,6 +341,35 @@ async fn app_running_past_its_maximum_time_is_killed() {
     }
     assert!(took < Duration::from_secs(20), "kill took {took:?}");
     assert_no_leftover(&runner, &t.env.task_id).await;
+}
+
+#[tokio::test]
+async fn abandoned_run_still_removes_its_container() {
+    let runner = runner().await;
+    let image = build_app(&runner, "shell").await;
+    let t = task(11);
+    let req = t.request(&image, &["sleep", "300"], Duration::from_secs(120));
+    // The worker gives up on the task (shutdown, task cancelled): the run future is dropped
+    // once its container exists.
+    let mut run = Box::pin(runner.run(&req));
+    tokio::select! {
+        r = &mut run => panic!("the app should still be running: {r:?}"),
+        () = async {
+            while task_containers(&runner, &t.env.task_id).await == 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        } => {}
+    }
+    drop(run);
+    // The dropped run scheduled the removal on the runtime; give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while task_containers(&runner, &t.env.task_id).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "container of an abandoned run left behind"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
