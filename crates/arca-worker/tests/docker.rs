@@ -256,6 +256,7 @@ async fn app_sees_exactly_the_task_env_read_only_inputs_no_network_and_its_limit
     assert_eq!(t.out("interfaces.txt").trim(), "", "only loopback expected");
     assert_eq!(t.out("memory.txt").trim(), (256u64 << 20).to_string());
     assert_eq!(t.out("pids.txt").trim(), "64");
+    assert_eq!(t.out("cpu.txt").trim(), "50000 100000");
     assert!(!t.input.path().join("probe").exists());
     // The declared output is the whole directory: its digest covers every file written.
     let computed = read_computed_file(t.output.path()).unwrap();

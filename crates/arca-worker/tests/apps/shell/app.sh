@@ -31,6 +31,12 @@ case "$1" in
       || cat /sys/fs/cgroup/memory.max > "$IEXEC_OUT/memory.txt"
     cat /sys/fs/cgroup/pids/pids.max > "$IEXEC_OUT/pids.txt" 2>/dev/null \
       || cat /sys/fs/cgroup/pids.max > "$IEXEC_OUT/pids.txt"
+    # CPU quota and period in microseconds ("50000 100000" is half a core).
+    if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+      echo "$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
+    else
+      cat /sys/fs/cgroup/cpu.max
+    fi > "$IEXEC_OUT/cpu.txt"
     echo '{"deterministic-output-path":"/iexec_out"}' > "$IEXEC_OUT/computed.json"
     echo "sandbox described" ;;
   *)
