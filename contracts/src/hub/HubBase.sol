@@ -99,8 +99,22 @@ abstract contract HubBase is IexecEvents {
                 account.staticcall(abi.encodeCall(IERC1271.isValidSignature, (hash, sign)));
             return ok && ret.length >= 32 && abi.decode(ret, (bytes4)) == IERC1271.isValidSignature.selector;
         }
-        require(sign.length == 65 || sign.length == 64, "invalid-signature-format");
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, sign);
+        address recovered;
+        ECDSA.RecoverError err;
+        if (sign.length == 65) {
+            (recovered, err,) = ECDSA.tryRecover(hash, sign);
+        } else if (sign.length == 64) {
+            // EIP-2098 compact form: r ‖ (yParity << 255 | s)
+            bytes32 r;
+            bytes32 vs;
+            assembly ("memory-safe") {
+                r := mload(add(sign, 0x20))
+                vs := mload(add(sign, 0x40))
+            }
+            (recovered, err,) = ECDSA.tryRecover(hash, r, vs);
+        } else {
+            revert("invalid-signature-format");
+        }
         return err == ECDSA.RecoverError.NoError && recovered == account;
     }
 
@@ -113,8 +127,7 @@ abstract contract HubBase is IexecEvents {
         view
         returns (bool)
     {
-        return _verifyPresignature(account, hash) || (sign.length > 0 && _verifySignature(account, hash, sign))
-            || (sign.length == 0 && account.code.length > 0 && _verifySignature(account, hash, sign));
+        return _verifyPresignature(account, hash) || _verifySignature(account, hash, sign);
     }
 
     /// EIP-191 "personal_sign" of a 32-byte hash of `message` (scheduler authorizations, enclave

@@ -23,6 +23,8 @@ enum Command {
     /// TEE attestation tools: measure an app image, verify a quote.
     #[command(subcommand)]
     Tee(cmd::tee::TeeCommand),
+    /// Deploy the PoCo contracts (RLC, registries, hub) at deterministic addresses.
+    Deploy(cmd::deploy::DeployArgs),
     /// Dataset commands: encrypt (AES-256-CBC, iexec-compatible).
     #[command(subcommand)]
     Dataset(cmd::dataset::DatasetCommand),
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Chain(args) => cmd::chain::run(args),
         Command::Tee(command) => cmd::tee::run(command),
+        Command::Deploy(args) => cmd::deploy::run(args),
         Command::Dataset(command) => cmd::dataset::run(command),
     };
     match outcome {

@@ -1,0 +1,94 @@
+//! The one place that chooses which chain the contract tests run on.
+//!
+//! Today: the real anvil (`ARCA_ANVIL_BIN`, or the copy `scripts/lib/common.sh` installs in
+//! `~/.cache/arca/anvil`), started on a free port with chain id 1337 and the standard
+//! `test test … junk` mnemonic. Switching to Arca's own node (`arca_chain::spawn`) only means
+//! changing [`TestChain::start`].
+
+use alloy::signers::local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub const MNEMONIC: &str = "test test test test test test test test test test test junk";
+pub const CHAIN_ID: u64 = 1337;
+
+/// A running dev chain, stopped when dropped.
+pub struct TestChain {
+    child: Child,
+    pub url: String,
+    pub signers: Vec<PrivateKeySigner>,
+}
+
+fn anvil_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("ARCA_ANVIL_BIN") {
+        return PathBuf::from(bin);
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let bin = PathBuf::from(home)
+        .join(".cache/arca/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    assert!(
+        bin.exists(),
+        "anvil not found: run `scripts/test.sh cargo` once (it installs @foundry-rs/anvil-linux-amd64@1.7.1 \
+         into ~/.cache/arca/anvil) or set ARCA_ANVIL_BIN"
+    );
+    bin
+}
+
+impl TestChain {
+    pub fn start() -> TestChain {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(anvil_bin())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--chain-id",
+                &CHAIN_ID.to_string(),
+                "--accounts",
+                "10",
+            ])
+            .args(["--mnemonic", MNEMONIC, "--silent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start anvil");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "anvil did not start listening on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let signers = (0..10)
+            .map(|i| {
+                MnemonicBuilder::<English>::default()
+                    .phrase(MNEMONIC)
+                    .index(i)
+                    .unwrap()
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        TestChain {
+            child,
+            url,
+            signers,
+        }
+    }
+}
+
+impl Drop for TestChain {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,463 @@
+//! matchOrders: every revert reason of PoCo's `_matchOrders` with a minimal failing case (one
+//! field changed from a matching set), then replay protection, signature malleability,
+//! signature formats, presigned and closed orders, sponsoring, and the deal record.
+
+mod common;
+
+use alloy::primitives::{Address, B256, Bytes, U256, address};
+use arca_contracts::bindings::IexecLibOrders_v5 as orders;
+use common::{Fixture, Orders, sign_hash};
+
+const STRANGER: Address = address!("00000000000000000000000000000000000000aa");
+
+/// Builds each case from fresh matching orders, applies one change, signs, and dry-runs.
+#[tokio::test]
+async fn every_revert_reason_in_order() {
+    let fx = Fixture::new().await;
+    type Edit = Box<dyn Fn(&Fixture, &mut Orders)>;
+    let cases: Vec<(&str, bool, Edit)> = vec![
+        (
+            "0x00",
+            false,
+            Box::new(|_, o| o.request.category = U256::from(1)),
+        ),
+        (
+            "0x01",
+            false,
+            Box::new(|_, o| {
+                o.request.category = U256::from(99);
+                o.workerpool.category = U256::from(99);
+            }),
+        ),
+        (
+            "0x02",
+            false,
+            Box::new(|_, o| o.request.trust = U256::from(2)),
+        ),
+        (
+            "0x03",
+            false,
+            Box::new(|_, o| o.request.appmaxprice -= U256::from(1)),
+        ),
+        (
+            "0x04",
+            true,
+            Box::new(|_, o| o.request.datasetmaxprice -= U256::from(1)),
+        ),
+        (
+            "0x05",
+            false,
+            Box::new(|_, o| o.request.workerpoolmaxprice -= U256::from(1)),
+        ),
+        (
+            "0x06",
+            false,
+            Box::new(|_, o| o.request.tag = B256::with_last_byte(0x10)),
+        ),
+        (
+            "0x07",
+            false,
+            Box::new(|_, o| {
+                o.request.tag = common::TEE_TAG;
+                o.workerpool.tag = common::TEE_TAG;
+            }),
+        ),
+        ("0x10", false, Box::new(|fx, o| o.request.app = fx.tee_app)),
+        ("0x11", false, Box::new(|_, o| o.request.dataset = STRANGER)),
+        (
+            "0x12",
+            false,
+            Box::new(|_, o| o.request.workerpool = STRANGER),
+        ),
+        (
+            "0x13",
+            true,
+            Box::new(|_, o| o.app.datasetrestrict = STRANGER),
+        ),
+        (
+            "0x14",
+            false,
+            Box::new(|_, o| o.app.workerpoolrestrict = STRANGER),
+        ),
+        (
+            "0x15",
+            false,
+            Box::new(|_, o| o.app.requesterrestrict = STRANGER),
+        ),
+        (
+            "0x16",
+            true,
+            Box::new(|_, o| o.dataset.apprestrict = STRANGER),
+        ),
+        (
+            "0x17",
+            true,
+            Box::new(|_, o| o.dataset.workerpoolrestrict = STRANGER),
+        ),
+        (
+            "0x18",
+            true,
+            Box::new(|_, o| o.dataset.requesterrestrict = STRANGER),
+        ),
+        (
+            "0x19",
+            false,
+            Box::new(|_, o| o.workerpool.apprestrict = STRANGER),
+        ),
+        (
+            "0x1a",
+            true,
+            Box::new(|_, o| o.workerpool.datasetrestrict = STRANGER),
+        ),
+        (
+            "0x1b",
+            false,
+            Box::new(|_, o| o.workerpool.requesterrestrict = STRANGER),
+        ),
+        (
+            "0x20",
+            false,
+            Box::new(|_, o| {
+                o.app.app = STRANGER;
+                o.request.app = STRANGER;
+            }),
+        ),
+        (
+            "0x21",
+            false,
+            Box::new(|_, o| o.app.salt = B256::repeat_byte(0x99)),
+        ),
+        (
+            "0x30",
+            true,
+            Box::new(|_, o| {
+                o.dataset.dataset = STRANGER;
+                o.request.dataset = STRANGER;
+            }),
+        ),
+        (
+            "0x31",
+            true,
+            Box::new(|_, o| o.dataset.salt = B256::repeat_byte(0x99)),
+        ),
+        (
+            "0x40",
+            false,
+            Box::new(|_, o| o.workerpool.workerpool = STRANGER),
+        ),
+        (
+            "0x41",
+            false,
+            Box::new(|_, o| o.workerpool.salt = B256::repeat_byte(0x99)),
+        ),
+        (
+            "0x50",
+            false,
+            Box::new(|_, o| o.request.salt = B256::repeat_byte(0x99)),
+        ),
+        (
+            "0x60",
+            false,
+            Box::new(|_, o| o.request.volume = U256::ZERO),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (code, with_dataset, edit) in &cases {
+        let mut o = fx.orders(false, *with_dataset, 1, 1);
+        let salted = ["0x21", "0x31", "0x41", "0x50"].contains(code);
+        if salted {
+            // sign the original, then change a signed field: the signature no longer matches
+            o = fx.sign(o);
+            edit(&fx, &mut o);
+        } else {
+            edit(&fx, &mut o);
+            o = fx.sign(o);
+        }
+        let expected = format!("iExecV5-matchOrders-{code}");
+        match fx.try_match(&o).await {
+            Err(reason) if reason == expected => {}
+            other => failures.push(format!("{expected}: got {other:?}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "wrong outcomes:\n{}",
+        failures.join("\n")
+    );
+    // and the unmodified orders match, with and without a dataset
+    assert!(
+        fx.try_match(&fx.sign(fx.orders(false, true, 1, 1)))
+            .await
+            .is_ok()
+    );
+    assert!(
+        fx.try_match(&fx.sign(fx.orders(false, false, 1, 1)))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn volume_is_consumed_once_and_deals_are_recorded() {
+    let fx = Fixture::new().await;
+    let o = fx.sign(fx.orders(false, true, 3, 1));
+    let request_hash = fx.request_hash(&o.request);
+    let (dealid, receipt) = fx.match_orders(&o).await;
+    // dealid = keccak256(requestHash ‖ consumed-before)
+    assert_eq!(
+        dealid,
+        alloy::primitives::keccak256([request_hash.as_slice(), &[0u8; 32]].concat())
+    );
+    let deal = fx.hub.viewDeal(dealid).call().await.unwrap();
+    assert_eq!(
+        (deal.app.pointer, deal.app.owner),
+        (fx.app, fx.app_owner.address())
+    );
+    assert_eq!(
+        (deal.dataset.pointer, deal.dataset.price),
+        (fx.dataset, U256::from(common::DATASET_PRICE))
+    );
+    assert_eq!(deal.workerpool.owner, fx.scheduler.address());
+    assert_eq!((deal.botFirst, deal.botSize), (U256::ZERO, U256::from(3)));
+    assert_eq!(
+        (deal.requester, deal.beneficiary, deal.sponsor),
+        (
+            o.request.requester,
+            o.request.beneficiary,
+            o.request.requester
+        )
+    );
+    assert_eq!(deal.schedulerRewardRatio, U256::from(1));
+    assert_eq!(
+        deal.workerStake,
+        U256::from(common::WORKERPOOL_PRICE * 30 / 100)
+    );
+    let block = fx
+        .provider
+        .get_block_by_number(receipt.block_number.unwrap().into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deal.startTime, U256::from(block.header.timestamp));
+    for hash in [
+        fx.app_hash(&o.app),
+        fx.dataset_hash(&o.dataset),
+        fx.workerpool_hash(&o.workerpool),
+        request_hash,
+    ] {
+        assert_eq!(
+            fx.hub.viewConsumed(hash).call().await.unwrap(),
+            U256::from(3)
+        );
+    }
+    // replay: the same signed request cannot be matched again
+    assert_eq!(
+        fx.try_match(&o).await.unwrap_err(),
+        "iExecV5-matchOrders-0x60"
+    );
+    let volume = fx
+        .hub
+        .computeDealVolume(
+            o.app.clone(),
+            o.dataset.clone(),
+            o.workerpool.clone(),
+            o.request.clone(),
+        )
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(volume, U256::ZERO);
+}
+
+use alloy::providers::Provider;
+
+/// A bigger request is served by several deals, each starting where the previous stopped.
+#[tokio::test]
+async fn partial_fills_chain_deal_ids() {
+    let fx = Fixture::new().await;
+    let mut o = fx.orders(false, false, 5, 1);
+    o.workerpool.volume = U256::from(2);
+    let o = fx.sign(o);
+    let (first, _) = fx.match_orders(&o).await;
+    let mut o2 = o.clone();
+    o2.workerpool.salt = B256::repeat_byte(0xe2);
+    o2.workerpool.volume = U256::from(10);
+    let o2 = fx.sign(o2);
+    let (second, _) = fx.match_orders(&o2).await;
+    assert_ne!(first, second);
+    let deal = fx.hub.viewDeal(second).call().await.unwrap();
+    assert_eq!(
+        (deal.botFirst, deal.botSize),
+        (U256::from(2), U256::from(3))
+    );
+    assert_eq!(
+        fx.hub
+            .viewConsumed(fx.request_hash(&o.request))
+            .call()
+            .await
+            .unwrap(),
+        U256::from(5)
+    );
+}
+
+/// secp256k1 signatures have a twin (r, n − s, v ^ 1) that also recovers: PoCo-compatible
+/// hubs must accept only the low-s one, so a signature cannot be re-encoded.
+#[tokio::test]
+async fn high_s_signatures_are_rejected() {
+    let fx = Fixture::new().await;
+    let mut o = fx.sign(fx.orders(false, false, 1, 1));
+    let sig = o.request.sign.to_vec();
+    let n = U256::from_str_radix(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        16,
+    )
+    .unwrap();
+    let s = U256::from_be_slice(&sig[32..64]);
+    let mut twin = sig[..32].to_vec();
+    twin.extend_from_slice(&(n - s).to_be_bytes::<32>());
+    twin.push(if sig[64] == 27 { 28 } else { 27 });
+    o.request.sign = Bytes::from(twin);
+    assert_eq!(
+        fx.try_match(&o).await.unwrap_err(),
+        "iExecV5-matchOrders-0x50"
+    );
+    // EIP-2098 compact (64-byte) signatures are accepted
+    let full = fx.sign(fx.orders(false, false, 1, 1)).request.sign.to_vec();
+    let mut compact = full[..64].to_vec();
+    if full[64] == 28 {
+        compact[32] |= 0x80;
+    }
+    o.request.sign = Bytes::from(compact);
+    assert!(fx.try_match(&o).await.is_ok());
+    // any other length is malformed
+    o.request.sign = Bytes::from(vec![1u8; 10]);
+    assert_eq!(
+        fx.try_match(&o).await.unwrap_err(),
+        "invalid-signature-format"
+    );
+}
+
+/// Orders can be presigned on chain instead of carrying a signature, and closed (cancelled).
+#[tokio::test]
+async fn presigned_and_closed_orders() {
+    let fx = Fixture::new().await;
+    let mut o = fx.sign(fx.orders(false, false, 1, 1));
+    o.app.sign = Bytes::new();
+    assert_eq!(
+        fx.try_match(&o).await.unwrap_err(),
+        "invalid-signature-format"
+    );
+    // only the app owner (or its signature) may presign
+    let forged = sign_hash(&fx.requester, fx.app_hash(&o.app));
+    let op = orders::AppOrderOperation {
+        order: o.app.clone(),
+        operation: 0,
+        sign: forged,
+    };
+    let refused = fx
+        .hub
+        .manageAppOrder(op.clone())
+        .from(fx.requester.address())
+        .call()
+        .await
+        .unwrap_err();
+    assert_eq!(common::reason(&refused), "invalid-sender-or-signature");
+    send!(fx.hub.manageAppOrder(op).from(fx.app_owner.address()));
+    assert_eq!(
+        fx.hub
+            .viewPresigned(fx.app_hash(&o.app))
+            .call()
+            .await
+            .unwrap(),
+        fx.app_owner.address()
+    );
+    assert!(fx.try_match(&o).await.is_ok());
+
+    // the requester cancels its request with a signed operation relayed by someone else
+    let hash = fx.request_hash(&o.request);
+    let op_hash = request_operation_hash(&fx, hash_struct_request(&fx, &o.request), 1);
+    let close = orders::RequestOrderOperation {
+        order: o.request.clone(),
+        operation: 1,
+        sign: sign_hash(&fx.requester, op_hash),
+    };
+    send!(fx.hub.manageRequestOrder(close).from(fx.owner.address()));
+    assert_eq!(
+        fx.hub.viewConsumed(hash).call().await.unwrap(),
+        o.request.volume
+    );
+    assert_eq!(
+        fx.try_match(&o).await.unwrap_err(),
+        "iExecV5-matchOrders-0x60"
+    );
+}
+
+/// EIP-712 struct hash of a request (without the domain), for the operation wrapper.
+fn hash_struct_request(fx: &Fixture, r: &orders::RequestOrder) -> B256 {
+    use alloy::sol_types::SolStruct;
+    let _ = fx;
+    common::typed::RequestOrder {
+        app: r.app,
+        appmaxprice: r.appmaxprice,
+        dataset: r.dataset,
+        datasetmaxprice: r.datasetmaxprice,
+        workerpool: r.workerpool,
+        workerpoolmaxprice: r.workerpoolmaxprice,
+        requester: r.requester,
+        volume: r.volume,
+        tag: r.tag,
+        category: r.category,
+        trust: r.trust,
+        beneficiary: r.beneficiary,
+        callback: r.callback,
+        params: r.params.clone(),
+        salt: r.salt,
+    }
+    .eip712_hash_struct()
+}
+
+/// Typed-data hash of RequestOrderOperation(RequestOrder order, uint256 operation).
+fn request_operation_hash(fx: &Fixture, order_struct_hash: B256, operation: u8) -> B256 {
+    use alloy::sol_types::SolValue;
+    const TYPEHASH: B256 = alloy::primitives::b256!(
+        "0ded7b52c2d77595a40d242eca751df172b18e686326dbbed3f4748828af77c7"
+    );
+    let struct_hash = alloy::primitives::keccak256(
+        (TYPEHASH, order_struct_hash, U256::from(operation)).abi_encode(),
+    );
+    let separator = fx.domain.separator();
+    alloy::primitives::keccak256(
+        [
+            &[0x19u8, 0x01][..],
+            separator.as_slice(),
+            struct_hash.as_slice(),
+        ]
+        .concat(),
+    )
+}
+
+/// sponsorMatchOrders: the caller pays, the deal records it, and the refund goes back to it.
+#[tokio::test]
+async fn sponsored_deal_is_paid_by_the_sponsor() {
+    let fx = Fixture::new().await;
+    let o = fx.sign(fx.orders(false, false, 1, 1));
+    let sponsor = fx.workers[2].address();
+    let before = fx.account(sponsor).await;
+    let call = fx.hub.sponsorMatchOrders(
+        o.app.clone(),
+        o.dataset.clone(),
+        o.workerpool.clone(),
+        o.request.clone(),
+    );
+    let dealid = call.clone().from(sponsor).call().await.unwrap();
+    send!(call.from(sponsor));
+    let deal = fx.hub.viewDeal(dealid).call().await.unwrap();
+    assert_eq!(deal.sponsor, sponsor);
+    assert_eq!(deal.requester, fx.requester.address());
+    let price = U256::from(common::APP_PRICE + common::WORKERPOOL_PRICE);
+    assert_eq!(
+        fx.account(sponsor).await,
+        (before.0 - price, before.1 + price)
+    );
+    assert_eq!(fx.account(fx.requester.address()).await.1, U256::ZERO);
+}
