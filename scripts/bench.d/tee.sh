@@ -11,4 +11,4 @@ echo "## TEE attestation — scripts/bench.sh tee"
 echo
 echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), rustc $(rustc --version | cut -d' ' -f2), release build"
 echo
-cargo run --quiet --release --locked -p arca-tee --example tee_bench -- "$@"
+cargo run --quiet --release -p arca-tee --example tee_bench -- "$@"
