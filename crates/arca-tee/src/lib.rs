@@ -13,6 +13,8 @@
 //!   only when explicitly enabled ([`DcapVerifier::with_dev_root`]). Otherwise the refusal says
 //!   the quote chains to the Arca dev root, not to Intel's ([`TeeError::DevRootRefused`]).
 //! - [`report_data`] defines how report data binds an enclave session key and a task id.
+//! - [`pccs`] lists the PCCS requests for a quote's collateral and assembles the answers (the
+//!   caller does the HTTP); [`Collateral::from_file`] reads recorded collateral offline.
 //!
 //! ```
 //! use arca_tee::{dev::DevPki, sim::SimEnclave, Attester, DcapVerifier, Policy, Verifier};
@@ -44,6 +46,7 @@ pub mod claims;
 pub mod collateral;
 pub mod dev;
 mod error;
+pub mod pccs;
 pub mod policy;
 pub mod report_data;
 pub mod sim;

@@ -121,7 +121,7 @@ impl DcapVerifier {
 
     /// Verifies cryptographically and returns the claims without applying the policy (for
     /// tools that print why a policy refuses: `arca tee verify`).
-    pub fn verify_unchecked(
+    pub fn verify_without_policy(
         &self,
         evidence: &Evidence,
         collateral: &Collateral,
@@ -210,7 +210,7 @@ impl DcapVerifier {
 
 impl Verifier for DcapVerifier {
     fn verify(&self, evidence: &Evidence, collateral: &Collateral, now: u64) -> Result<Claims> {
-        let claims = self.verify_unchecked(evidence, collateral, now)?;
+        let claims = self.verify_without_policy(evidence, collateral, now)?;
         self.policy.check(&claims)?;
         if !claims.advisory_ids.is_empty() {
             tracing::info!(status = %claims.tcb_status, advisories = ?claims.advisory_ids,
