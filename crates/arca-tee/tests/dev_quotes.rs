@@ -202,6 +202,20 @@ fn apps_on_one_platform_share_the_warm_entry_yet_keep_their_own_measurement() {
 }
 
 #[test]
+fn a_warm_platform_does_not_let_a_debug_td_through() {
+    let v = dev_verifier(Policy::production());
+    let collateral = pki().collateral(NOW - 60);
+    v.verify(&attest(IMAGE_A, b"k"), &collateral, NOW).unwrap();
+    let debug = SimEnclave::new(pki(), IMAGE_A, "/app/run")
+        .unwrap()
+        .with_debug(true)
+        .attest(&report_data::bind(&TASK, b"k"))
+        .unwrap();
+    let err = v.verify(&debug, &collateral, NOW).unwrap_err();
+    assert!(matches!(err, TeeError::DebugRefused), "{err}");
+}
+
+#[test]
 fn per_app_expected_measurements_are_enforced() {
     let collateral = pki().collateral(NOW - 60);
     let m_a = hex::encode(measure(IMAGE_A, "/app/run").unwrap());
