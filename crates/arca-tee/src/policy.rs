@@ -89,3 +89,35 @@ fn normalize_hex(s: &str) -> String {
     let s = s.trim();
     s.strip_prefix("0x").unwrap_or(s).to_ascii_lowercase()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_is_data_with_production_defaults() {
+        // Omitted fields take the production defaults; unknown fields are refused so a typo in
+        // a configuration file cannot silently loosen the policy.
+        let p: Policy = serde_json::from_str(r#"{"expected_measurements": ["0xAB"]}"#).unwrap();
+        assert_eq!(
+            p,
+            Policy {
+                expected_measurements: vec!["0xAB".into()],
+                ..Policy::production()
+            }
+        );
+        let dev: Policy = serde_json::from_str(
+            r#"{"allow_debug": true, "accepted_tcb_statuses": ["OutOfDate"]}"#,
+        )
+        .unwrap();
+        assert!(dev.allow_debug);
+        assert_eq!(dev.accepted_tcb_statuses, [TcbStatus::OutOfDate]);
+        let typo = serde_json::from_str::<Policy>(r#"{"allow_debugg": true}"#).unwrap_err();
+        assert!(typo.to_string().contains("unknown field"), "{typo}");
+        let round = serde_json::to_string(&Policy::production()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Policy>(&round).unwrap(),
+            Policy::production()
+        );
+    }
+}
