@@ -9,6 +9,10 @@
 //! - the requester opens that archive, unwraps the key and gets the plain `iexec_out.zip` back. The SDK's two
 //!   legacy layouts are still accepted: an `aes-key.rsa` holding base64 text of the RSA ciphertext whose
 //!   plaintext is itself a base64 key, and a 16-byte key meaning AES-128-ECB over a base64 payload.
+//!
+//! RSA comes from the `rsa` crate (0.9), whose PKCS#1 v1.5 decryption is not constant-time (RUSTSEC-2023-0071,
+//! "Marvin"). That matters for a service answering decryption queries; here decryption only happens locally, on
+//! the requester's own machine and files, so no attacker can time it. PKCS#1 v1.5 itself is imposed by iExec.
 
 use crate::dataset::{self, AesKey};
 use crate::error::{CryptoError, Result};
