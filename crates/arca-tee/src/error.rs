@@ -43,7 +43,8 @@ pub enum TeeError {
 
     /// `now` lies outside the validity window of the collateral or of a certificate.
     #[error(
-        "verification time {now} (unix s) is outside the collateral validity window: {detail}; use fresh collateral or a time inside its window"
+        "verification time {} is outside the collateral validity window: {detail}; use fresh collateral or a time inside its window",
+        crate::format_rfc3339(*now)
     )]
     OutsideValidityWindow {
         /// The verification time (unix seconds).

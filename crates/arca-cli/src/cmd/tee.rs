@@ -1,7 +1,8 @@
 //! `arca tee …`: attestation tools over `arca-tee` — `measure` prints the sim enclave's
-//! measurement of an app image, `verify` checks a DCAP quote against collateral (exit 0 when
-//! accepted, 1 with the reason when refused), `sim-quote` writes a dev quote and its collateral
-//! to try `verify --dev-root` with.
+//! measurement of an app image (resolving an image name through the local Docker Engine API when
+//! given a name rather than a digest), `verify` checks a DCAP quote against collateral (exit 0
+//! when accepted, 1 with the reason when refused), `sim-quote` writes a dev quote and its
+//! collateral to try `verify --dev-root` with.
 
 use anyhow::Context;
 use arca_tee::dev::DevPki;
@@ -11,7 +12,7 @@ use arca_tee::{
 };
 use clap::{Args, Subcommand};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -30,9 +31,9 @@ pub(crate) enum TeeCommand {
 /// `arca tee measure`.
 #[derive(Debug, Args)]
 pub(crate) struct MeasureArgs {
-    /// The image's manifest digest: `sha256:<64 hex>`, `name@sha256:<64 hex>` or `0x<64 hex>`.
-    /// Names are not resolved: get the digest with
-    /// `docker inspect --format '{{index .RepoDigests 0}}' <image>`.
+    /// The app image: its digest (`sha256:<64 hex>`, `name@sha256:<64 hex>`, `0x<64 hex>`), or
+    /// a local image name, resolved through Docker (`DOCKER_HOST`, unix socket) to its registry
+    /// digest, or its image id when it has none (the digests the worker accepts as checksum).
     image: String,
     /// The command the enclave runs (empty = the image's own entrypoint).
     #[arg(long, default_value = "")]
@@ -87,7 +88,7 @@ pub(crate) struct SimQuoteArgs {
 pub(crate) fn run(command: TeeCommand) -> anyhow::Result<ExitCode> {
     match command {
         TeeCommand::Measure(args) => {
-            println!("{}", measure_output(&args)?);
+            println!("{}", measure_output(&args, &docker_socket()?)?);
             Ok(ExitCode::SUCCESS)
         }
         TeeCommand::Verify(args) => {
@@ -110,8 +111,22 @@ pub(crate) fn run(command: TeeCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn measure_output(args: &MeasureArgs) -> anyhow::Result<String> {
-    let m = hex::encode(measure(&args.image, &args.entrypoint)?);
+fn measure_output(args: &MeasureArgs, docker: &Path) -> anyhow::Result<String> {
+    let digest = match normalize_image_digest(&args.image) {
+        Ok(digest) => digest,
+        Err(not_a_digest) => {
+            let digest = resolve_image(&args.image, docker).with_context(|| {
+                format!(
+                    "{not_a_digest}; resolving `{}` through Docker at {} failed too",
+                    args.image,
+                    docker.display()
+                )
+            })?;
+            eprintln!("{} resolves to {digest}", args.image);
+            digest
+        }
+    };
+    let m = hex::encode(measure(&digest, &args.entrypoint)?);
     if !args.json {
         return Ok(m);
     }
@@ -119,10 +134,71 @@ fn measure_output(args: &MeasureArgs) -> anyhow::Result<String> {
         "framework": "TDX",
         "version": "arca-sim/v1",
         "entrypoint": args.entrypoint,
-        "image": normalize_image_digest(&args.image)?,
+        "image": digest,
         "fingerprint": m,
     });
     Ok(serde_json::to_string_pretty(&json)?)
+}
+
+/// The Docker Engine socket: `DOCKER_HOST` (`unix://…` only) or the default path.
+fn docker_socket() -> anyhow::Result<PathBuf> {
+    match std::env::var("DOCKER_HOST") {
+        Ok(host) if !host.is_empty() => host
+            .strip_prefix("unix://")
+            .map(PathBuf::from)
+            .with_context(|| format!("DOCKER_HOST={host}: only unix:// sockets are supported")),
+        _ => Ok(PathBuf::from("/var/run/docker.sock")),
+    }
+}
+
+/// `GET /images/{name}/json` on the Docker Engine API (HTTP/1.0 over the unix socket: one
+/// request, the daemon closes the connection, no client library needed). Returns the registry
+/// digest (`RepoDigests`) if the image has one, else its id.
+fn resolve_image(name: &str, socket: &Path) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).with_context(|| {
+        format!(
+            "cannot connect to {} (is Docker running?)",
+            socket.display()
+        )
+    })?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    // Image references only use [A-Za-z0-9._/:@-]; escape anything else so it stays one path.
+    let escaped: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'/' | b':' | b'@' | b'-' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    write!(
+        stream,
+        "GET /images/{escaped}/json HTTP/1.0\r\nHost: docker\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP answer from Docker")?;
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    match status {
+        "200" => {}
+        "404" => anyhow::bail!("no local image `{name}`: pull or build it first"),
+        other => anyhow::bail!("Docker answered HTTP {other}: {}", body.trim()),
+    }
+    let image: serde_json::Value =
+        serde_json::from_str(body).context("Docker's image JSON does not parse")?;
+    let repo_digest = image["RepoDigests"]
+        .as_array()
+        .and_then(|d| d.first())
+        .and_then(|d| d.as_str());
+    let chosen = repo_digest
+        .or_else(|| image["Id"].as_str())
+        .context("Docker's image JSON has neither RepoDigests nor Id")?;
+    Ok(normalize_image_digest(chosen)?)
 }
 
 fn now_or(at: Option<&str>) -> anyhow::Result<u64> {
@@ -302,23 +378,95 @@ mod tests {
 
     #[test]
     fn measure_prints_hex_or_the_mrenclave_json() {
+        let no_docker = scratch("no-docker.sock");
         let args = |json| MeasureArgs {
             image: IMAGE.into(),
             entrypoint: "/run".into(),
             json,
         };
-        let hex_out = measure_output(&args(false)).unwrap();
+        let hex_out = measure_output(&args(false), &no_docker).unwrap();
         assert_eq!(hex_out, hex::encode(measure(IMAGE, "/run").unwrap()));
         let json: serde_json::Value =
-            serde_json::from_str(&measure_output(&args(true)).unwrap()).unwrap();
+            serde_json::from_str(&measure_output(&args(true), &no_docker).unwrap()).unwrap();
         assert_eq!(json["fingerprint"], hex_out.as_str());
         assert_eq!(json["framework"], "TDX");
-        let err = measure_output(&MeasureArgs {
-            image: "python:3.12".into(),
+        let err = measure_output(
+            &MeasureArgs {
+                image: "arca-test/no-such-image:never".into(),
+                entrypoint: String::new(),
+                json: false,
+            },
+            &no_docker,
+        )
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("not an image digest") && err.contains("is Docker running"),
+            "{err}"
+        );
+    }
+
+    /// A fake Docker Engine on a unix socket answering one `GET /images/…/json`.
+    fn fake_docker(
+        name: &str,
+        status: &'static str,
+        body: String,
+    ) -> (PathBuf, std::thread::JoinHandle<String>) {
+        use std::io::{Read, Write};
+        let socket = scratch(name);
+        let _ = std::fs::remove_file(&socket);
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let handle = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let n = conn.read(&mut request).unwrap();
+            write!(
+                conn,
+                "HTTP/1.0 {status}\r\nContent-Type: application/json\r\n\r\n{body}"
+            )
+            .unwrap();
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        (socket, handle)
+    }
+
+    #[test]
+    fn image_names_resolve_through_docker_to_the_repo_digest_or_the_id() {
+        let digest = "sha256:5555555555555555555555555555555555555555555555555555555555555555";
+        let id = "sha256:6666666666666666666666666666666666666666666666666666666666666666";
+        let body = format!(r#"{{"Id":"{id}","RepoDigests":["python@{digest}"]}}"#);
+        let (socket, server) = fake_docker("d1.sock", "200 OK", body);
+        assert_eq!(resolve_image("python:3.12", &socket).unwrap(), digest);
+        assert!(
+            server
+                .join()
+                .unwrap()
+                .starts_with("GET /images/python:3.12/json HTTP/1.0")
+        );
+
+        let (socket, server) = fake_docker(
+            "d2.sock",
+            "200 OK",
+            format!(r#"{{"Id":"{id}","RepoDigests":[]}}"#),
+        );
+        let args = MeasureArgs {
+            image: "arca/local-app".into(),
             entrypoint: String::new(),
             json: false,
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("not an image digest"), "{err}");
+        };
+        assert_eq!(
+            measure_output(&args, &socket).unwrap(),
+            hex::encode(measure(id, "").unwrap())
+        );
+        server.join().unwrap();
+
+        let (socket, server) = fake_docker(
+            "d3.sock",
+            "404 Not Found",
+            r#"{"message":"No such image"}"#.into(),
+        );
+        let err = resolve_image("nope:1", &socket).unwrap_err().to_string();
+        assert!(err.contains("no local image `nope:1`"), "{err}");
+        server.join().unwrap();
     }
 }
