@@ -102,10 +102,18 @@ pub(crate) fn oid(dotted: &str) -> Vec<u8> {
     tlv(0x06, &body)
 }
 
-/// UTCTime (`YYMMDDHHMMSSZ`); valid for 1950..2049, which is all the dev PKI uses.
-pub(crate) fn utc_time(unix: u64) -> Vec<u8> {
-    let t = chrono::DateTime::from_timestamp(unix as i64, 0).unwrap_or_default();
-    tlv(0x17, t.format("%y%m%d%H%M%SZ").to_string().as_bytes())
+/// An X.509 time: UTCTime (`YYMMDDHHMMSSZ`) up to 2049, GeneralizedTime from 2050 on, as
+/// RFC 5280 requires.
+pub(crate) fn time(unix: u64) -> Vec<u8> {
+    let t = i64::try_from(unix)
+        .ok()
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+    if chrono::Datelike::year(&t) < 2050 {
+        tlv(0x17, t.format("%y%m%d%H%M%SZ").to_string().as_bytes())
+    } else {
+        tlv(0x18, t.format("%Y%m%d%H%M%SZ").to_string().as_bytes())
+    }
 }
 
 #[cfg(test)]
@@ -122,7 +130,9 @@ mod tests {
         assert_eq!(uint_u64(0), [0x02, 0x01, 0x00]);
         assert_eq!(uint_u64(128), [0x02, 0x02, 0x00, 0x80]);
         assert_eq!(tlv(0x04, &[0u8; 200])[..3], [0x04, 0x81, 200]);
-        assert_eq!(utc_time(0), tlv(0x17, b"700101000000Z"));
+        assert_eq!(time(0), tlv(0x17, b"700101000000Z"));
+        assert_eq!(time(2_524_607_999), tlv(0x17, b"491231235959Z"));
+        assert_eq!(time(2_524_608_000), tlv(0x18, b"20500101000000Z"));
         // keyCertSign | cRLSign = bits 5 and 6 -> 0x06 with one unused bit
         assert_eq!(flag_bits(0x06), [0x03, 0x02, 0x01, 0x06]);
     }

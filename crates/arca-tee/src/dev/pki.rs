@@ -445,10 +445,7 @@ fn certificate(
         &der::uint_u64(serial),
         &algorithm(),
         issuer,
-        &der::seq(&[
-            &der::utc_time(CERT_NOT_BEFORE),
-            &der::utc_time(CERT_NOT_AFTER),
-        ]),
+        &der::seq(&[&der::time(CERT_NOT_BEFORE), &der::time(CERT_NOT_AFTER)]),
         subject,
         &spki,
         &der::explicit(3, &der::tlv(0x30, &extensions.concat())),
@@ -462,8 +459,8 @@ fn crl(key: &SigningKey, issuer: &[u8], this_update: u64, next_update: u64) -> V
         &der::uint_u64(1), // v2
         &algorithm(),
         issuer,
-        &der::utc_time(this_update),
-        &der::utc_time(next_update),
+        &der::time(this_update),
+        &der::time(next_update),
         &der::explicit(
             0,
             &der::seq(&[&extension(OID_CRL_NUMBER, false, &der::uint_u64(1))]),
