@@ -10,12 +10,12 @@ use common::{CHAIN_ID, TestChain, key_hex};
 
 #[tokio::test]
 async fn deploy_is_deterministic_idempotent_and_complete() {
-    let first_chain = TestChain::start();
+    let first_chain = TestChain::start().await;
     let key = key_hex(&first_chain.signers[0]);
     let first = deploy(&first_chain.url, &key).await.unwrap();
     let again = deploy(&first_chain.url, &key).await.unwrap();
     assert_eq!(first, again, "a second run returns the same deployment");
-    let other_chain = TestChain::start();
+    let other_chain = TestChain::start().await;
     let other = deploy(&other_chain.url, &key).await.unwrap();
     assert_eq!(first, other, "a fresh chain gets the same addresses");
     assert_eq!(first.chain_id, CHAIN_ID);

@@ -1,9 +1,10 @@
 //! The one place that chooses which chain the contract tests run on.
 //!
-//! Today: the real anvil (`ARCA_ANVIL_BIN`, or the copy `scripts/lib/common.sh` installs in
-//! `~/.cache/arca/anvil`), started on a free port with chain id 1337 and the standard
-//! `test test … junk` mnemonic. Switching to Arca's own node (`arca_chain::spawn`) only means
-//! changing [`TestChain::start`].
+//! By default Arca's own node (`arca_chain::spawn(NodeConfig::test())`, in process, on a free
+//! port). With `ARCA_TEST_CHAIN=anvil` the same tests run on the real anvil instead
+//! (`ARCA_ANVIL_BIN`, or the copy `scripts/lib/common.sh` installs in `~/.cache/arca/anvil`),
+//! which tells a contract bug from a chain bug. Both use chain id 1337 and the standard
+//! `test test … junk` mnemonic.
 
 use alloy::signers::local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 use std::{
@@ -18,9 +19,14 @@ pub const CHAIN_ID: u64 = 1337;
 
 /// A running dev chain, stopped when dropped.
 pub struct TestChain {
-    child: Child,
+    _node: Node,
     pub url: String,
     pub signers: Vec<PrivateKeySigner>,
+}
+
+enum Node {
+    Arca(arca_chain::NodeHandle),
+    Anvil(Child),
 }
 
 fn anvil_bin() -> PathBuf {
@@ -39,7 +45,21 @@ fn anvil_bin() -> PathBuf {
 }
 
 impl TestChain {
-    pub fn start() -> TestChain {
+    pub async fn start() -> TestChain {
+        if std::env::var("ARCA_TEST_CHAIN").as_deref() == Ok("anvil") {
+            return Self::start_anvil();
+        }
+        let handle = arca_chain::spawn(arca_chain::NodeConfig::test())
+            .await
+            .expect("start the Arca chain");
+        TestChain {
+            url: handle.http_url(),
+            signers: handle.dev_signers().to_vec(),
+            _node: Node::Arca(handle),
+        }
+    }
+
+    fn start_anvil() -> TestChain {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -79,7 +99,7 @@ impl TestChain {
             })
             .collect();
         TestChain {
-            child,
+            _node: Node::Anvil(child),
             url,
             signers,
         }
@@ -88,7 +108,10 @@ impl TestChain {
 
 impl Drop for TestChain {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // the Arca node stops when its handle drops; anvil is a child process to reap
+        if let Node::Anvil(child) = &mut self._node {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

@@ -129,7 +129,7 @@ macro_rules! send {
 
 impl Fixture {
     pub async fn new() -> Fixture {
-        let chain = TestChain::start();
+        let chain = TestChain::start().await;
         let s = chain.signers.clone();
         let deployment = arca_contracts::deploy(&chain.url, &key_hex(&s[0]))
             .await
