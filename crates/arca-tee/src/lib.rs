@@ -39,6 +39,9 @@
 //! let claims = dev.verify(&evidence, &collateral, now)?;
 //! arca_tee::report_data::check(&claims, &task_id, b"session-key")?;
 //! dev.policy().check_measurement(&claims, &[hex::encode(enclave.measurement())])?;
+//! // The same three checks in one call, as the SMS makes them per session request:
+//! let app = [hex::encode(enclave.measurement())];
+//! dev.verify_session(&evidence, &collateral, now, &task_id, b"session-key", &app)?;
 //! # Ok::<(), arca_tee::TeeError>(())
 //! ```
 

@@ -200,6 +200,25 @@ impl DcapVerifier {
         })
     }
 
+    /// Everything to check before releasing secrets to an enclave session, in one call: the
+    /// quote under the policy, its report data binding `task_id` and `session_key`
+    /// ([`crate::report_data::bind`]), and the app's measurement being one of
+    /// `app_measurements` (hex, from the app's on-chain mrenclave/fingerprint).
+    pub fn verify_session(
+        &self,
+        evidence: &Evidence,
+        collateral: &Collateral,
+        now: u64,
+        task_id: &[u8; 32],
+        session_key: &[u8],
+        app_measurements: &[impl AsRef<str>],
+    ) -> Result<Claims> {
+        let claims = self.verify(evidence, collateral, now)?;
+        crate::report_data::check(&claims, task_id, session_key)?;
+        self.policy.check_measurement(&claims, app_measurements)?;
+        Ok(claims)
+    }
+
     fn anchor_for(&self, chain: &[Vec<u8>]) -> TrustAnchor {
         match (&self.dev, chain.last()) {
             (Some((root, _)), Some(top)) if top == root => TrustAnchor::ArcaDev,

@@ -244,3 +244,31 @@ fn quote_files_may_be_binary_or_hex() {
         evidence
     );
 }
+
+#[test]
+fn verify_session_checks_quote_binding_and_app_measurement_together() {
+    let v = dev_verifier(Policy::production());
+    let collateral = pki().collateral(NOW - 60);
+    let evidence = attest(IMAGE_A, b"session-key");
+    let app = [hex::encode(measure(IMAGE_A, "/app/run").unwrap())];
+    let claims = v
+        .verify_session(&evidence, &collateral, NOW, &TASK, b"session-key", &app)
+        .unwrap();
+    assert_eq!(claims.trust_anchor, TrustAnchor::ArcaDev);
+    let err = v
+        .verify_session(&evidence, &collateral, NOW, &[0; 32], b"session-key", &app)
+        .unwrap_err();
+    assert!(matches!(err, TeeError::ReportDataMismatch { .. }), "{err}");
+    let other_app = [hex::encode(measure(IMAGE_B, "/app/run").unwrap())];
+    let err = v
+        .verify_session(
+            &evidence,
+            &collateral,
+            NOW,
+            &TASK,
+            b"session-key",
+            &other_app,
+        )
+        .unwrap_err();
+    assert!(matches!(err, TeeError::MeasurementMismatch { .. }), "{err}");
+}
