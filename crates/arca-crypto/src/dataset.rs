@@ -201,19 +201,29 @@ pub fn encrypt_stream<R: Read, W: Write + Send>(
 ) -> Result<EncryptSummary> {
     let mut cipher = CbcEnc::new(key.as_bytes().into(), &iv.into());
 
-    // Full buffers travel to the writer thread and come back empty for reuse: at most 4 chunks ever exist.
-    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(2);
+    // A fixed pool of POOL buffers circulates: filled and encrypted here, hashed and written by the sink thread,
+    // then handed back. Reusing them (rather than allocating per chunk) keeps memory constant and avoids paying
+    // page faults on fresh memory for every MiB. Each buffer has IV_LEN spare bytes for the final padding.
+    const POOL: usize = 4;
+    let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(POOL);
     let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+    for _ in 1..POOL {
+        empty_tx
+            .send(vec![0u8; CHUNK_SIZE + IV_LEN])
+            .expect("the receiver is alive");
+    }
 
     std::thread::scope(|scope| {
         let sink = scope.spawn(move || -> io::Result<(Checksum, u64)> {
             let mut writer = writer;
             let mut hasher = Sha256::new();
-            let mut written = 0u64;
-            for buf in full_rx {
-                hasher.update(&buf);
-                writer.write_all(&buf)?;
-                written += buf.len() as u64;
+            hasher.update(iv);
+            writer.write_all(&iv)?;
+            let mut written = IV_LEN as u64;
+            for (buf, len) in full_rx {
+                hasher.update(&buf[..len]);
+                writer.write_all(&buf[..len])?;
+                written += len as u64;
                 // The producer may already have finished; a closed return channel is not an error.
                 let _ = empty_tx.send(buf);
             }
@@ -221,48 +231,35 @@ pub fn encrypt_stream<R: Read, W: Write + Send>(
             Ok((Checksum(hasher.finalize().into()), written))
         });
 
+        // If the sink dies (write error), `send`/`recv` fail; we stop and report the sink's own error below.
         let produce = || -> Result<u64> {
-            // If the sink died (write error), `send` fails; we stop and report the sink's own error below.
-            let send = |buf: Vec<u8>| full_tx.send(buf).is_ok();
-            if !send(iv.to_vec()) {
-                return Ok(0);
-            }
             let mut plain_len = 0u64;
-            // `carry` bytes (< 16, an incomplete block) sit at the start of `buf` from the previous round.
             let mut buf = vec![0u8; CHUNK_SIZE + IV_LEN];
-            let mut carry = 0usize;
             loop {
-                buf.resize(CHUNK_SIZE + IV_LEN, 0);
-                let n = read_full(&mut reader, &mut buf[carry..CHUNK_SIZE])
+                let n = read_full(&mut reader, &mut buf[..CHUNK_SIZE])
                     .map_err(CryptoError::stream("reading the input"))?;
                 plain_len += n as u64;
-                let len = carry + n;
-                if len < CHUNK_SIZE {
-                    // End of input: pad and encrypt the remainder in one go (PKCS#7 always adds 1..=16 bytes,
-                    // and the buffer has IV_LEN spare bytes for that).
+                if n < CHUNK_SIZE {
+                    // End of input: pad and encrypt the remainder in one go (PKCS#7 always adds 1..=16 bytes).
                     let out_len = cipher
-                        .encrypt_padded_mut::<Pkcs7>(&mut buf, len)
+                        .encrypt_padded_mut::<Pkcs7>(&mut buf, n)
                         .expect("the buffer keeps IV_LEN spare bytes for the padding")
                         .len();
-                    buf.truncate(out_len);
                     progress(plain_len);
-                    send(buf);
+                    let _ = full_tx.send((buf, out_len));
                     return Ok(plain_len);
                 }
-                let whole = len - len % 16;
-                let (blocks, _) = InOutBuf::from(&mut buf[..whole]).into_chunks::<U16>();
+                // A full chunk is a whole number of blocks (CHUNK_SIZE is a multiple of 16): no carry-over.
+                let (blocks, _) = InOutBuf::from(&mut buf[..CHUNK_SIZE]).into_chunks::<U16>();
                 cipher.encrypt_blocks_inout_mut(blocks);
-                let mut next = empty_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| vec![0u8; CHUNK_SIZE + IV_LEN]);
-                next.resize(CHUNK_SIZE + IV_LEN, 0);
-                carry = len - whole;
-                next[..carry].copy_from_slice(&buf[whole..len]);
-                buf.truncate(whole);
                 progress(plain_len);
-                if !send(std::mem::replace(&mut buf, next)) {
+                if full_tx.send((buf, CHUNK_SIZE)).is_err() {
                     return Ok(plain_len);
                 }
+                buf = match empty_rx.recv() {
+                    Ok(next) => next,
+                    Err(_) => return Ok(plain_len),
+                };
             }
         };
         let produced = produce();

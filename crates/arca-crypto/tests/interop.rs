@@ -124,3 +124,16 @@ fn ethers_and_arca_keystores_open_with_the_same_address() {
         keystore::load_keystore(&data("ethers/standard.json"), "not the password").unwrap_err();
     assert!(err.to_string().starts_with("wrong password"), "{err}");
 }
+
+#[test]
+fn pbkdf2_keystores_from_the_v3_definition_open() {
+    let key = keystore::load_keystore(&data("spec/pbkdf2.json"), "testpassword").unwrap();
+    assert_eq!(
+        key.to_hex().as_str(),
+        "0x7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d"
+    );
+    assert_eq!(
+        key.address().to_string(),
+        "0x008AeEda4D805471dF9b2A5B0f38A0C3bCBA786b"
+    );
+}
