@@ -203,6 +203,11 @@ fn uuid_v4(mut b: [u8; 16]) -> String {
 
 /// Encrypts `key` into V3 keystore JSON text with the given scrypt cost.
 pub fn encrypt_keystore(key: &PrivateKey, password: &str, params: ScryptParams) -> Result<String> {
+    encrypt_keystore_raw(key, &nfkc(password), params)
+}
+
+/// [`encrypt_keystore`] with the password bytes used as given (tests use it to mimic non-normalising writers).
+fn encrypt_keystore_raw(key: &PrivateKey, password: &[u8], params: ScryptParams) -> Result<String> {
     let mut salt = [0u8; 32];
     let mut iv = [0u8; 16];
     let mut id = [0u8; 16];
@@ -216,7 +221,7 @@ pub fn encrypt_keystore(key: &PrivateKey, password: &str, params: ScryptParams) 
         }
     })?;
     let mut derived = Zeroizing::new([0u8; 32]);
-    scrypt::scrypt(&nfkc(password), &salt, &scrypt_params, derived.as_mut()).map_err(|e| {
+    scrypt::scrypt(password, &salt, &scrypt_params, derived.as_mut()).map_err(|e| {
         CryptoError::Keystore {
             reason: format!("scrypt: {e}"),
         }
@@ -547,6 +552,24 @@ mod tests {
         let err = decrypt_keystore(&text, "wrong").unwrap_err();
         assert!(matches!(err, CryptoError::WrongPassword), "{err}");
         assert!(err.to_string().contains("wrong password"));
+    }
+
+    #[test]
+    fn passwords_are_nfkc_normalised_and_raw_bytes_still_open() {
+        let key = PrivateKey::generate();
+        let light = ScryptParams {
+            log_n: 10,
+            r: 8,
+            p: 1,
+        };
+        let decomposed = "pa\u{301}ss";
+        // Written as ethers does (normalised): the precomposed and decomposed spellings both open it.
+        let text = encrypt_keystore(&key, decomposed, light).unwrap();
+        assert_eq!(decrypt_keystore(&text, "p\u{e1}ss").unwrap(), key);
+        assert_eq!(decrypt_keystore(&text, decomposed).unwrap(), key);
+        // Written by a tool that does not normalise (geth): the exact bytes still open it.
+        let raw = encrypt_keystore_raw(&key, decomposed.as_bytes(), light).unwrap();
+        assert_eq!(decrypt_keystore(&raw, decomposed).unwrap(), key);
     }
 
     #[test]
