@@ -4,177 +4,18 @@
 
 mod common;
 
-use alloy::primitives::{Address, B256, Bytes, U256, address};
+use alloy::primitives::{B256, Bytes, U256};
 use arca_contracts::bindings::IexecLibOrders_v5 as orders;
-use common::{Fixture, Orders, sign_hash};
+use common::{Fixture, sign_hash};
 
-const STRANGER: Address = address!("00000000000000000000000000000000000000aa");
-
-/// Builds each case from fresh matching orders, applies one change, signs, and dry-runs.
+/// Every matchOrders revert reason, in PoCo's order, from one changed field each.
 #[tokio::test]
 async fn every_revert_reason_in_order() {
     let fx = Fixture::new().await;
-    type Edit = Box<dyn Fn(&Fixture, &mut Orders)>;
-    let cases: Vec<(&str, bool, Edit)> = vec![
-        (
-            "0x00",
-            false,
-            Box::new(|_, o| o.request.category = U256::from(1)),
-        ),
-        (
-            "0x01",
-            false,
-            Box::new(|_, o| {
-                o.request.category = U256::from(99);
-                o.workerpool.category = U256::from(99);
-            }),
-        ),
-        (
-            "0x02",
-            false,
-            Box::new(|_, o| o.request.trust = U256::from(2)),
-        ),
-        (
-            "0x03",
-            false,
-            Box::new(|_, o| o.request.appmaxprice -= U256::from(1)),
-        ),
-        (
-            "0x04",
-            true,
-            Box::new(|_, o| o.request.datasetmaxprice -= U256::from(1)),
-        ),
-        (
-            "0x05",
-            false,
-            Box::new(|_, o| o.request.workerpoolmaxprice -= U256::from(1)),
-        ),
-        (
-            "0x06",
-            false,
-            Box::new(|_, o| o.request.tag = B256::with_last_byte(0x10)),
-        ),
-        (
-            "0x07",
-            false,
-            Box::new(|_, o| {
-                o.request.tag = common::TEE_TAG;
-                o.workerpool.tag = common::TEE_TAG;
-            }),
-        ),
-        ("0x10", false, Box::new(|fx, o| o.request.app = fx.tee_app)),
-        ("0x11", false, Box::new(|_, o| o.request.dataset = STRANGER)),
-        (
-            "0x12",
-            false,
-            Box::new(|_, o| o.request.workerpool = STRANGER),
-        ),
-        (
-            "0x13",
-            true,
-            Box::new(|_, o| o.app.datasetrestrict = STRANGER),
-        ),
-        (
-            "0x14",
-            false,
-            Box::new(|_, o| o.app.workerpoolrestrict = STRANGER),
-        ),
-        (
-            "0x15",
-            false,
-            Box::new(|_, o| o.app.requesterrestrict = STRANGER),
-        ),
-        (
-            "0x16",
-            true,
-            Box::new(|_, o| o.dataset.apprestrict = STRANGER),
-        ),
-        (
-            "0x17",
-            true,
-            Box::new(|_, o| o.dataset.workerpoolrestrict = STRANGER),
-        ),
-        (
-            "0x18",
-            true,
-            Box::new(|_, o| o.dataset.requesterrestrict = STRANGER),
-        ),
-        (
-            "0x19",
-            false,
-            Box::new(|_, o| o.workerpool.apprestrict = STRANGER),
-        ),
-        (
-            "0x1a",
-            true,
-            Box::new(|_, o| o.workerpool.datasetrestrict = STRANGER),
-        ),
-        (
-            "0x1b",
-            false,
-            Box::new(|_, o| o.workerpool.requesterrestrict = STRANGER),
-        ),
-        (
-            "0x20",
-            false,
-            Box::new(|_, o| {
-                o.app.app = STRANGER;
-                o.request.app = STRANGER;
-            }),
-        ),
-        (
-            "0x21",
-            false,
-            Box::new(|_, o| o.app.salt = B256::repeat_byte(0x99)),
-        ),
-        (
-            "0x30",
-            true,
-            Box::new(|_, o| {
-                o.dataset.dataset = STRANGER;
-                o.request.dataset = STRANGER;
-            }),
-        ),
-        (
-            "0x31",
-            true,
-            Box::new(|_, o| o.dataset.salt = B256::repeat_byte(0x99)),
-        ),
-        (
-            "0x40",
-            false,
-            Box::new(|_, o| o.workerpool.workerpool = STRANGER),
-        ),
-        (
-            "0x41",
-            false,
-            Box::new(|_, o| o.workerpool.salt = B256::repeat_byte(0x99)),
-        ),
-        (
-            "0x50",
-            false,
-            Box::new(|_, o| o.request.salt = B256::repeat_byte(0x99)),
-        ),
-        (
-            "0x60",
-            false,
-            Box::new(|_, o| o.request.volume = U256::ZERO),
-        ),
-    ];
     let mut failures = Vec::new();
-    for (code, with_dataset, edit) in &cases {
-        let mut o = fx.orders(false, *with_dataset, 1, 1);
-        let salted = ["0x21", "0x31", "0x41", "0x50"].contains(code);
-        if salted {
-            // sign the original, then change a signed field: the signature no longer matches
-            o = fx.sign(o);
-            edit(&fx, &mut o);
-        } else {
-            edit(&fx, &mut o);
-            o = fx.sign(o);
-        }
-        let expected = format!("iExecV5-matchOrders-{code}");
-        match fx.try_match(&o).await {
+    for case in common::cases::match_revert_cases() {
+        let expected = format!("iExecV5-matchOrders-{}", case.code);
+        match common::cases::try_case(&fx, &case).await {
             Err(reason) if reason == expected => {}
             other => failures.push(format!("{expected}: got {other:?}")),
         }

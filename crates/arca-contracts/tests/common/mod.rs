@@ -4,7 +4,9 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod cases;
 pub mod chain;
+pub mod poco;
 
 use alloy::{
     network::EthereumWallet,
@@ -127,11 +129,23 @@ macro_rules! send {
     }};
 }
 
+/// Which hub the fixture drives: Arca's, or PoCo 6.1.0's from the npm package (same chain,
+/// same token, same actors), for differential tests and the gas benchmark.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Arca,
+    Poco(std::path::PathBuf),
+}
+
 impl Fixture {
     pub async fn new() -> Fixture {
+        Fixture::on(Target::Arca).await
+    }
+
+    pub async fn on(target: Target) -> Fixture {
         let chain = TestChain::start().await;
         let s = chain.signers.clone();
-        let deployment = arca_contracts::deploy(&chain.url, &key_hex(&s[0]))
+        let mut deployment = arca_contracts::deploy(&chain.url, &key_hex(&s[0]))
             .await
             .expect("deploy");
         let enclave: PrivateKeySigner =
@@ -146,6 +160,10 @@ impl Fixture {
             .wallet(wallet)
             .connect_http(chain.url.parse().unwrap())
             .erased();
+        if let Target::Poco(dir) = &target {
+            // the RLC token of Arca's deployment, PoCo's hub and registries
+            deployment = poco::deploy_poco(dir, &provider, s[0].address(), deployment.token).await;
+        }
         let hub = IexecHubInstance::new(deployment.hub, provider.clone());
         let token = RLCInstance::new(deployment.token, provider.clone());
         let domain = eip712_domain! {
