@@ -23,4 +23,5 @@ if [ ! -f "$poco/package/abis/contracts/IexecInterfaceToken.json" ]; then
 fi
 export ARCA_POCO_DIR="$poco/package"
 cd "$ARCA_ROOT"
-cargo test -p arca-contracts --locked --test abi -- --nocapture
+# the ABI comparison, then the differential tests against the real PoCo bytecode
+cargo test -p arca-contracts --locked --test abi --test differential -- --nocapture
