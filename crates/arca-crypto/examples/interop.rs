@@ -71,10 +71,6 @@ fn read_text(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))
 }
 
-fn read_bytes(path: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))
-}
-
 fn run(argv: &[&str]) -> Result<(), String> {
     let err = |e: arca_crypto::CryptoError| e.to_string();
     match argv {
@@ -122,13 +118,13 @@ fn run(argv: &[&str]) -> Result<(), String> {
         }
         ["result-encrypt", public, plain, output] => {
             let public = result::parse_public_key(&read_text(public)?).map_err(err)?;
-            let archive = result::encrypt_result(&read_bytes(plain)?, &public).map_err(err)?;
-            write_file_atomic(Path::new(output), &archive, true).map_err(err)?;
+            result::encrypt_result_file(Path::new(plain), Path::new(output), &public, true)
+                .map_err(err)?;
         }
         ["result-decrypt", private, archive, output] => {
-            let plain =
-                result::decrypt_result(&read_bytes(archive)?, &read_text(private)?).map_err(err)?;
-            write_file_atomic(Path::new(output), &plain, true).map_err(err)?;
+            let private = result::parse_private_key(&read_text(private)?).map_err(err)?;
+            result::decrypt_result_file(Path::new(archive), &private, Path::new(output), true)
+                .map_err(err)?;
         }
         ["sms-secret", public] => {
             println!("{}", result::public_key_to_sms_secret(&read_text(public)?))

@@ -16,6 +16,7 @@
 
 use crate::dataset::{self, AesKey};
 use crate::error::{CryptoError, Result};
+use crate::fsutil;
 use aes::Aes128;
 use aes::cipher::{BlockDecrypt, KeyInit};
 use base64::Engine as _;
@@ -25,7 +26,9 @@ use rsa::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
 };
 use rsa::{Pkcs1v15Encrypt, RsaPrivateKey, RsaPublicKey};
-use std::io::{Cursor, Read, Write};
+use std::fs::File;
+use std::io::{Cursor, Read, Seek, Write};
+use std::path::Path;
 use zeroize::Zeroizing;
 
 /// Member of the encrypted archive holding `IV ‖ AES-256-CBC(iexec_out.zip)`.
@@ -175,8 +178,8 @@ pub(crate) fn build_archive(members: &[(&str, &[u8])]) -> Result<Vec<u8>> {
 
 /// Reads one member of the encrypted archive, refusing anything larger than `max` bytes (zip-bomb guard: the
 /// declared size is checked first, then the actual read is capped).
-fn read_member(
-    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+fn read_member<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
     name: &str,
     max: u64,
 ) -> Result<Vec<u8>> {
@@ -284,6 +287,130 @@ pub fn decrypt_result_with(encrypted_archive: &[u8], private: &RsaPrivateKey) ->
     }
 }
 
+/// Streaming form of [`encrypt_result`] for post-compute: reads the plain `iexec_out.zip` at `plain_zip` and writes
+/// the encrypted archive to `output` (atomically) in constant memory, whatever the result size.
+pub fn encrypt_result_file(
+    plain_zip: &Path,
+    output: &Path,
+    beneficiary: &RsaPublicKey,
+    overwrite: bool,
+) -> Result<()> {
+    if !overwrite && output.exists() {
+        return Err(CryptoError::AlreadyExists {
+            path: output.to_path_buf(),
+        });
+    }
+    let key = AesKey::generate();
+    let wrapped = beneficiary
+        .encrypt(&mut rand::rngs::OsRng, Pkcs1v15Encrypt, key.as_bytes())
+        .map_err(|e| CryptoError::Rsa {
+            action: "key wrapping",
+            reason: e.to_string(),
+        })?;
+    let input = File::open(plain_zip).map_err(CryptoError::io("opening", plain_zip))?;
+    let mut tmp = fsutil::temp_beside(output)?;
+    let zip_err = |e: zip::result::ZipError| CryptoError::ResultArchive {
+        reason: format!("writing {}: {e}", output.display()),
+    };
+    let mut writer = zip::ZipWriter::new(tmp.as_file_mut());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    writer
+        .start_file(ENCRYPTED_RESULT_ENTRY, options)
+        .map_err(zip_err)?;
+    let mut iv = [0u8; dataset::IV_LEN];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut iv);
+    dataset::encrypt_stream(input, &mut writer, &key, iv, &mut |_| {}).map_err(|e| match e {
+        CryptoError::Stream {
+            action: "reading the input",
+            source,
+        } => CryptoError::Io {
+            action: "reading",
+            path: plain_zip.to_path_buf(),
+            source,
+        },
+        CryptoError::Stream { source, .. } => CryptoError::Io {
+            action: "writing",
+            path: output.to_path_buf(),
+            source,
+        },
+        other => other,
+    })?;
+    writer
+        .start_file(ENCRYPTED_KEY_ENTRY, options)
+        .map_err(zip_err)?;
+    writer
+        .write_all(&wrapped)
+        .map_err(CryptoError::io("writing", output))?;
+    writer.finish().map_err(zip_err)?;
+    fsutil::persist(tmp, output, overwrite)?;
+    Ok(())
+}
+
+/// Streaming form of [`decrypt_result_with`] for `result decrypt`: reads the encrypted archive at `archive` and
+/// writes the plain `iexec_out.zip` to `output` (atomically; nothing is left behind on a wrong key). The current
+/// format streams in constant memory with no size cap; the legacy ECB form is bounded like the SDK (1 GB).
+pub fn decrypt_result_file(
+    archive: &Path,
+    private: &RsaPrivateKey,
+    output: &Path,
+    overwrite: bool,
+) -> Result<()> {
+    if !overwrite && output.exists() {
+        return Err(CryptoError::AlreadyExists {
+            path: output.to_path_buf(),
+        });
+    }
+    let file = File::open(archive).map_err(CryptoError::io("opening", archive))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| CryptoError::ResultArchive {
+        reason: format!("{} is not a readable zip file ({e})", archive.display()),
+    })?;
+    let wrapped = read_member(&mut zip, ENCRYPTED_KEY_ENTRY, MAX_KEY_ENTRY)?;
+    let key = unwrap_key(&wrapped, private)?;
+    let mut tmp = fsutil::temp_beside(output)?;
+    match key.len() {
+        32 => {
+            let key = AesKey::from_bytes(key.as_slice().try_into().expect("length checked"));
+            let member =
+                zip.by_name(ENCRYPTED_RESULT_ENTRY)
+                    .map_err(|_| CryptoError::ResultArchive {
+                        reason: format!(
+                            "missing {ENCRYPTED_RESULT_ENTRY} at the root of the archive"
+                        ),
+                    })?;
+            dataset::decrypt_stream(member, tmp.as_file_mut(), &key, &mut |_| {}).map_err(|e| {
+                match e {
+                    CryptoError::Decrypt { reason, .. } => CryptoError::Decrypt {
+                        what: "result archive",
+                        reason,
+                    },
+                    CryptoError::Stream { action, source } => CryptoError::ResultArchive {
+                        reason: format!("{action}: {source}"),
+                    },
+                    other => other,
+                }
+            })?;
+        }
+        16 => {
+            let payload = read_member(&mut zip, ENCRYPTED_RESULT_ENTRY, MAX_RESULT_ENTRY)?;
+            let plain = decrypt_legacy_ecb(&payload, &key)?;
+            tmp.write_all(&plain)
+                .map_err(CryptoError::io("writing", output))?;
+        }
+        n => {
+            return Err(CryptoError::Decrypt {
+                what: "result archive",
+                reason: format!(
+                    "the unwrapped key is {n} bytes; expected 32 (AES-256-CBC) or 16 (legacy AES-128-ECB)"
+                ),
+            });
+        }
+    }
+    fsutil::persist(tmp, output, overwrite)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +448,37 @@ mod tests {
         );
 
         assert_eq!(decrypt_result_with(&archive, private).unwrap(), plain);
+    }
+
+    #[test]
+    fn file_forms_stream_and_agree_with_the_in_memory_forms() {
+        let (private, public_pem) = test_key();
+        let public = parse_public_key(public_pem).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let plain_path = dir.path().join("iexec_out.zip");
+        let plain: Vec<u8> = (0..(3 << 20) + 7).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(&plain_path, &plain).unwrap();
+        let enc_path = dir.path().join("encrypted.zip");
+        encrypt_result_file(&plain_path, &enc_path, &public, false).unwrap();
+        let archive = std::fs::read(&enc_path).unwrap();
+        // The streamed archive is readable by the in-memory reader (as the SDK reads it), and vice versa.
+        assert_eq!(decrypt_result_with(&archive, private).unwrap(), plain);
+        let out = dir.path().join("out.zip");
+        decrypt_result_file(&enc_path, private, &out, false).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), plain);
+        let err = decrypt_result_file(&enc_path, private, &out, false).unwrap_err();
+        assert!(matches!(err, CryptoError::AlreadyExists { .. }), "{err}");
+
+        // A wrong key leaves nothing behind.
+        let other = RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap();
+        let out2 = dir.path().join("out2.zip");
+        assert!(decrypt_result_file(&enc_path, &other, &out2, false).is_err());
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["encrypted.zip", "iexec_out.zip", "out.zip"]);
     }
 
     #[test]
