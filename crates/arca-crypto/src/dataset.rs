@@ -137,10 +137,8 @@ impl FromStr for Checksum {
     fn from_str(s: &str) -> Result<Self> {
         let hex_part = s.strip_prefix("0x").unwrap_or(s);
         let mut out = [0u8; 32];
-        hex::decode_to_slice(hex_part, &mut out).map_err(|e| CryptoError::Decrypt {
-            what: "checksum",
-            reason: format!("'{s}' is not 32 bytes of hex ({e})"),
-        })?;
+        hex::decode_to_slice(hex_part, &mut out)
+            .map_err(|_| CryptoError::InvalidChecksum { text: s.to_owned() })?;
         Ok(Self(out))
     }
 }
@@ -624,7 +622,8 @@ mod tests {
             "0xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(c.to_string().parse::<Checksum>().unwrap(), c);
-        assert!("0x12".parse::<Checksum>().is_err());
+        let err = "0x12".parse::<Checksum>().unwrap_err();
+        assert!(matches!(err, CryptoError::InvalidChecksum { .. }), "{err}");
     }
 
     #[test]

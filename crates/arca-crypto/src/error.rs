@@ -76,6 +76,18 @@ pub enum CryptoError {
         "wrong password: the keystore MAC does not match (check the password given with --password)"
     )]
     WrongPassword,
+    /// A checksum is not `0x` + 64 hex digits.
+    #[error("invalid checksum '{text}': expected 0x followed by 64 hex digits (a sha256)")]
+    InvalidChecksum {
+        /// The text that was given.
+        text: String,
+    },
+    /// An Ethereum address is not `0x` + 40 hex digits.
+    #[error("invalid address '{text}': expected 0x followed by 40 hex digits")]
+    InvalidAddress {
+        /// The text that was given.
+        text: String,
+    },
     /// An Ethereum private key is malformed.
     #[error(
         "invalid private key: {reason} (expected 32 bytes as 64 hex digits, 0x-prefixed or not)"

@@ -111,8 +111,8 @@ impl Address {
     pub fn from_hex(text: &str) -> Result<Self> {
         let digits = text.trim().strip_prefix("0x").unwrap_or(text.trim());
         let mut bytes = [0u8; 20];
-        hex::decode_to_slice(digits, &mut bytes).map_err(|e| CryptoError::Keystore {
-            reason: format!("address '{text}' is not 20 bytes of hex ({e})"),
+        hex::decode_to_slice(digits, &mut bytes).map_err(|_| CryptoError::InvalidAddress {
+            text: text.to_owned(),
         })?;
         Ok(Self(bytes))
     }
