@@ -529,6 +529,8 @@ mod tests {
             Address::from_hex(&ADDR0.to_lowercase()).unwrap(),
             key.address()
         );
+        let err = Address::from_hex("0x1234").unwrap_err();
+        assert!(err.to_string().contains("40 hex digits"), "{err}");
     }
 
     #[test]
