@@ -5,7 +5,9 @@
 //!
 //! Differences from the SDK, all on the safe side: files are streamed (constant memory, progress bar) instead of
 //! loaded whole; outputs are checked before any work starts, so without `--force` nothing is overwritten and
-//! nothing is half-done; each output appears atomically.
+//! nothing is half-done; each output appears atomically. Within one run `dataset.key` is simply updated for each
+//! file (the SDK prompts before replacing it, so without `--force` it stops at the second file). Key files are
+//! created readable by their owner only (0600), where the SDK leaves them world-readable.
 
 use anyhow::{Context, bail};
 use arca_crypto::{AesKey, dataset, write_file_atomic};
