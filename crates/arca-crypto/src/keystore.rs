@@ -510,6 +510,21 @@ impl UnencryptedWallet {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("plain strings serialise")
     }
+
+    /// Writes `dir/wallet.json` atomically; an existing file is kept unless `overwrite`.
+    pub fn save(&self, dir: &Path, overwrite: bool) -> Result<PathBuf> {
+        let path = dir.join(UNENCRYPTED_WALLET_FILE);
+        fsutil::write_file_atomic(&path, self.to_json().as_bytes(), overwrite)?;
+        Ok(path)
+    }
+
+    /// Reads and checks a `wallet.json` file.
+    pub fn load(path: &Path) -> Result<(Self, PrivateKey)> {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path).map_err(CryptoError::io("reading the wallet", path))?,
+        );
+        Self::parse(&text)
+    }
 }
 
 #[cfg(test)]
@@ -614,7 +629,14 @@ mod tests {
         assert_eq!(doc["address"], ADDR0);
         assert_eq!(doc["publicKey"].as_str().unwrap().len(), 2 + 130);
         assert!(doc["publicKey"].as_str().unwrap().starts_with("0x04"));
-        let (parsed, parsed_key) = UnencryptedWallet::parse(&text).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = wallet.save(dir.path(), false).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        assert!(matches!(
+            wallet.save(dir.path(), false),
+            Err(CryptoError::AlreadyExists { .. })
+        ));
+        let (parsed, parsed_key) = UnencryptedWallet::load(&path).unwrap();
         assert_eq!(parsed, wallet);
         assert_eq!(parsed_key, key);
         let tampered = text.replace(
