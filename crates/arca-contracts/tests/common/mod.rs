@@ -25,6 +25,16 @@ use arca_contracts::{
 };
 pub use chain::{CHAIN_ID, TestChain};
 
+/// Test-only contracts (contracts/test): an EIP-1271 account that is also an ERC-734 group.
+pub mod fixtures {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        SmartWallet,
+        "../../contracts/artifacts/SmartWallet.json"
+    );
+}
+
 /// EIP-712 views of the orders: the same structs without `sign`, so alloy computes PoCo's
 /// typehashes and typed-data hashes.
 pub mod typed {
