@@ -471,3 +471,55 @@ async fn final_deadline_then_claim_refunds_the_requester() {
     assert_eq!(fx.account(KITTY).await.1, pool_stake * U256::from(2));
     assert_escrow_invariant(&fx).await;
 }
+
+/// A deal with a callback: the results for the callback must hash to the result digest, the
+/// hub then calls `receiveResult(taskid, data)` on the target and `resultFor` returns the data.
+#[tokio::test]
+async fn callback_receives_the_result() {
+    let fx = Fixture::new().await;
+    let receiver = common::fixtures::ResultReceiver::deploy(fx.provider.clone())
+        .await
+        .unwrap();
+    let mut o = fx.orders(false, false, 1, 1);
+    o.request.callback = *receiver.address();
+    let (dealid, _) = fx.match_orders(&fx.sign(o)).await;
+    send!(fx.hub.initialize(dealid, U256::ZERO));
+    let taskid = Fixture::task_id(dealid, 0);
+    let worker = fx.workers[0].address();
+    let callback_data = Bytes::from_static(b"price=42");
+    let digest = alloy::primitives::keccak256(&callback_data);
+    let auth = fx.authorization(worker, taskid, Address::ZERO);
+    let finalize = |data: Bytes| {
+        fx.hub
+            .contributeAndFinalize(
+                taskid,
+                digest,
+                Bytes::from_static(b"ipfs://r"),
+                data,
+                Address::ZERO,
+                Bytes::new(),
+                auth.clone(),
+            )
+            .from(worker)
+    };
+    // data that does not match the digest is refused
+    assert!(
+        finalize(Bytes::from_static(b"price=43"))
+            .call()
+            .await
+            .is_err()
+    );
+    assert!(
+        fx.hub.resultFor(taskid).call().await.is_err(),
+        "no result before completion"
+    );
+    send!(finalize(callback_data.clone()));
+    assert_eq!(receiver.calls().call().await.unwrap(), U256::from(1));
+    assert_eq!(receiver.lastTask().call().await.unwrap(), taskid);
+    assert_eq!(receiver.lastResult().call().await.unwrap(), callback_data);
+    assert_eq!(
+        fx.hub.resultFor(taskid).call().await.unwrap(),
+        callback_data
+    );
+    assert_escrow_invariant(&fx).await;
+}

@@ -25,13 +25,20 @@ use arca_contracts::{
 };
 pub use chain::{CHAIN_ID, TestChain};
 
-/// Test-only contracts (contracts/test): an EIP-1271 account that is also an ERC-734 group.
+/// Test-only contracts (contracts/test): an EIP-1271 account that is also an ERC-734 group, and
+/// a callback target.
 pub mod fixtures {
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug)]
         SmartWallet,
         "../../contracts/artifacts/SmartWallet.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        ResultReceiver,
+        "../../contracts/artifacts/ResultReceiver.json"
     );
 }
 
