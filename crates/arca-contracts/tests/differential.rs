@@ -84,7 +84,8 @@ struct Outcome {
     scores: Vec<U256>,
 }
 
-/// TEE fast path, a trust-1 contribute/reveal/finalize, and a claimed task.
+/// TEE fast path, trust-1 contribute/reveal/finalize, trust 3 with a liar, reopen, a claimed
+/// task, then a completed task paid from the kitty.
 async fn run_flows(target: Target) -> Outcome {
     let fx = Fixture::on(target).await;
     let mut taskids = Vec::new();
@@ -130,14 +131,45 @@ async fn run_flows(target: Target) -> Outcome {
             .from(fx.scheduler.address())
     );
     taskids.push(taskid);
+    taskids.push(consensus_with_a_liar(&fx).await);
+    taskids.push(reopened(&fx).await);
+    // the deal's second task is claimed after the final deadline (pool stake → kitty) …
     send!(fx.hub.initialize(deal, U256::from(1)));
     fx.increase_time(3_001).await;
     let claimed = Fixture::task_id(deal, 1);
     send!(fx.hub.claim(claimed));
     taskids.push(claimed);
+    // … and the next completed task pays part of the kitty to its pool
+    let mut o = fx.orders(true, false, 1, 1);
+    o.request.salt = B256::repeat_byte(0xf5);
+    let (deal, _) = fx.match_orders(&fx.sign(o)).await;
+    send!(fx.hub.initialize(deal, U256::ZERO));
+    let taskid = Fixture::task_id(deal, 0);
+    let (hash, seal) = Fixture::commitments(worker, taskid, digest);
+    send!(
+        fx.hub
+            .contributeAndFinalize(
+                taskid,
+                digest,
+                Bytes::from_static(b"ipfs://after-kitty"),
+                Bytes::new(),
+                fx.enclave.address(),
+                fx.enclave_sign(hash, seal),
+                fx.authorization(worker, taskid, fx.enclave.address()),
+            )
+            .from(worker)
+    );
+    taskids.push(taskid);
 
     let mut accounts = Vec::new();
-    for who in fx.all_actors().into_iter().chain([fx.deployment.hub]) {
+    let kitty = "0x99c2268479b93fDe36232351229815DF80837e23"
+        .parse::<Address>()
+        .unwrap();
+    for who in fx
+        .all_actors()
+        .into_iter()
+        .chain([fx.deployment.hub, kitty])
+    {
         accounts.push(fx.account(who).await);
     }
     let mut tasks = Vec::new();
@@ -160,6 +192,71 @@ async fn run_flows(target: Target) -> Outcome {
         tasks,
         scores,
     }
+}
+
+/// Trust 3: one honest vote, the liar, two more honest votes (consensus), reveals, finalize.
+async fn consensus_with_a_liar(fx: &Fixture) -> B256 {
+    let mut o = fx.orders(false, false, 1, 3);
+    o.request.salt = B256::repeat_byte(0xf6);
+    let (deal, _) = fx.match_orders(&fx.sign(o)).await;
+    send!(fx.hub.initialize(deal, U256::ZERO));
+    let taskid = Fixture::task_id(deal, 0);
+    let (good, bad) = (B256::repeat_byte(0x60), B256::repeat_byte(0x66));
+    let workers: Vec<Address> = fx.workers[..4].iter().map(|w| w.address()).collect();
+    for (i, worker) in workers.iter().copied().enumerate() {
+        let digest = if i == 1 { bad } else { good };
+        let (hash, seal) = Fixture::commitments(worker, taskid, digest);
+        let auth = fx.authorization(worker, taskid, Address::ZERO);
+        send!(
+            fx.hub
+                .contribute(taskid, hash, seal, Address::ZERO, Bytes::new(), auth)
+                .from(worker)
+        );
+    }
+    for (i, worker) in workers.iter().copied().enumerate() {
+        if i != 1 {
+            send!(fx.hub.reveal(taskid, good).from(worker));
+        }
+    }
+    send!(
+        fx.hub
+            .finalize(taskid, Bytes::from_static(b"ipfs://t3"), Bytes::new())
+            .from(fx.scheduler.address())
+    );
+    taskid
+}
+
+/// A consensus nobody reveals: reopen, a new contribution, reveal, finalize.
+async fn reopened(fx: &Fixture) -> B256 {
+    let mut o = fx.orders(false, false, 1, 1);
+    o.request.salt = B256::repeat_byte(0xf7);
+    let (deal, _) = fx.match_orders(&fx.sign(o)).await;
+    send!(fx.hub.initialize(deal, U256::ZERO));
+    let taskid = Fixture::task_id(deal, 0);
+    let digest = B256::repeat_byte(0x51);
+    for (n, worker) in [fx.workers[2].address(), fx.workers[3].address()]
+        .into_iter()
+        .enumerate()
+    {
+        let (hash, seal) = Fixture::commitments(worker, taskid, digest);
+        let auth = fx.authorization(worker, taskid, Address::ZERO);
+        send!(
+            fx.hub
+                .contribute(taskid, hash, seal, Address::ZERO, Bytes::new(), auth)
+                .from(worker)
+        );
+        if n == 0 {
+            fx.increase_time(601).await;
+            send!(fx.hub.reopen(taskid).from(fx.scheduler.address()));
+        }
+    }
+    send!(fx.hub.reveal(taskid, digest).from(fx.workers[3].address()));
+    send!(
+        fx.hub
+            .finalize(taskid, Bytes::from_static(b"ipfs://re"), Bytes::new())
+            .from(fx.scheduler.address())
+    );
+    taskid
 }
 
 /// Gas of each lifecycle step, measured identically on both hubs.
