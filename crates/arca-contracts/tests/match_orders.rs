@@ -5,6 +5,7 @@
 mod common;
 
 use alloy::primitives::{B256, Bytes, U256};
+use alloy::providers::Provider;
 use arca_contracts::bindings::IexecLibOrders_v5 as orders;
 use common::{Fixture, sign_hash};
 
@@ -109,8 +110,6 @@ async fn volume_is_consumed_once_and_deals_are_recorded() {
         .unwrap();
     assert_eq!(volume, U256::ZERO);
 }
-
-use alloy::providers::Provider;
 
 /// A bigger request is served by several deals, each starting where the previous stopped.
 #[tokio::test]
@@ -301,4 +300,137 @@ async fn sponsored_deal_is_paid_by_the_sponsor() {
         (before.0 - price, before.1 + price)
     );
     assert_eq!(fx.account(fx.requester.address()).await.1, U256::ZERO);
+}
+
+/// Bulk processing: which dataset orders could join an existing dataset-less deal.
+#[tokio::test]
+async fn dataset_deal_compatibility() {
+    use arca_contracts::bindings::IexecHub::IncompatibleDatasetOrder;
+    let fx = Fixture::new().await;
+    let (dealid, _) = fx
+        .match_orders(&fx.sign(fx.orders(false, false, 1, 1)))
+        .await;
+    let (with_dataset, _) = {
+        let mut o = fx.orders(false, true, 1, 1);
+        o.request.salt = B256::repeat_byte(0xf9);
+        fx.match_orders(&fx.sign(o)).await
+    };
+    let signed = |edit: &dyn Fn(&mut orders::DatasetOrder)| {
+        let mut d = fx.orders(false, true, 1, 1).dataset;
+        d.salt = B256::repeat_byte(0xd9);
+        edit(&mut d);
+        d.sign = sign_hash(&fx.dataset_owner, fx.dataset_hash(&d));
+        d
+    };
+    let check = |order: orders::DatasetOrder, deal: B256| {
+        let hub = fx.hub.clone();
+        async move {
+            match hub.assertDatasetDealCompatibility(order, deal).call().await {
+                Ok(_) => String::from("compatible"),
+                Err(e) => e
+                    .as_decoded_error::<IncompatibleDatasetOrder>()
+                    .map(|e| e.reason)
+                    .unwrap_or_else(|| format!("other error: {e}")),
+            }
+        }
+    };
+    assert_eq!(check(signed(&|_| {}), dealid).await, "compatible");
+    assert_eq!(
+        check(signed(&|_| {}), B256::repeat_byte(1)).await,
+        "Deal not found"
+    );
+    assert_eq!(
+        check(signed(&|_| {}), with_dataset).await,
+        "Deal already has a dataset"
+    );
+    let stranger = alloy::primitives::address!("00000000000000000000000000000000000000aa");
+    assert_eq!(
+        check(signed(&|d| d.apprestrict = stranger), dealid).await,
+        "App restriction not satisfied"
+    );
+    assert_eq!(
+        check(signed(&|d| d.requesterrestrict = stranger), dealid).await,
+        "Requester restriction not satisfied"
+    );
+    assert_eq!(
+        check(signed(&|d| d.tag = B256::with_last_byte(0x10)), dealid).await,
+        "Tag compatibility not satisfied"
+    );
+    let mut forged = signed(&|_| {});
+    forged.sign = sign_hash(&fx.requester, fx.dataset_hash(&forged));
+    assert_eq!(
+        check(forged, dealid).await,
+        "Invalid dataset order signature"
+    );
+    let used = signed(&|d| d.volume = U256::ZERO);
+    assert_eq!(
+        check(used, dealid).await,
+        "Dataset order is revoked or fully consumed"
+    );
+}
+
+/// The legacy tuple views return the same values as the struct views.
+#[tokio::test]
+async fn legacy_views_match_struct_views() {
+    let fx = Fixture::new().await;
+    let mut o = fx.orders(false, true, 2, 1);
+    o.request.beneficiary = fx.workers[3].address();
+    let (dealid, _) = fx.match_orders(&fx.sign(o)).await;
+    let deal = fx.hub.viewDeal(dealid).call().await.unwrap();
+    let pt1 = fx.hub.viewDealABILegacy_pt1(dealid).call().await.unwrap();
+    assert_eq!(
+        (pt1._0, pt1._1, pt1._2),
+        (deal.app.pointer, deal.app.owner, deal.app.price)
+    );
+    assert_eq!(
+        (pt1._3, pt1._5, pt1._7),
+        (
+            deal.dataset.pointer,
+            deal.dataset.price,
+            deal.workerpool.owner
+        )
+    );
+    let pt2 = fx.hub.viewDealABILegacy_pt2(dealid).call().await.unwrap();
+    assert_eq!(
+        (pt2._0, pt2._1, pt2._2, pt2._3),
+        (deal.trust, deal.tag, deal.requester, deal.beneficiary)
+    );
+    assert_eq!(
+        pt2._3,
+        fx.workers[3].address(),
+        "a beneficiary other than the requester is kept"
+    );
+    assert_eq!(pt2._5, deal.params);
+    let config = fx.hub.viewConfigABILegacy(dealid).call().await.unwrap();
+    assert_eq!(
+        (config._0, config._1, config._2, config._3),
+        (deal.category, deal.startTime, deal.botFirst, deal.botSize)
+    );
+    send!(fx.hub.initialize(dealid, U256::from(1)));
+    let taskid = Fixture::task_id(dealid, 1);
+    let task = fx.hub.viewTask(taskid).call().await.unwrap();
+    let legacy = fx.hub.viewTaskABILegacy(taskid).call().await.unwrap();
+    assert_eq!(
+        (legacy._0, legacy._1, legacy._2, legacy._3),
+        (task.status, task.dealid, task.idx, task.timeref)
+    );
+    assert_eq!(
+        (legacy._4, legacy._6),
+        (task.contributionDeadline, task.finalDeadline)
+    );
+    assert_eq!(task.finalDeadline, deal.startTime + U256::from(3_000));
+    assert_eq!(
+        task.contributionDeadline,
+        deal.startTime + U256::from(2_100)
+    );
+    let account = fx
+        .hub
+        .viewAccountABILegacy(fx.requester.address())
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(
+        (account._0, account._1),
+        fx.account(fx.requester.address()).await
+    );
 }
