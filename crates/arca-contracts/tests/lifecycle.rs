@@ -523,3 +523,69 @@ async fn callback_receives_the_result() {
     );
     assert_escrow_invariant(&fx).await;
 }
+
+/// With a TEE broker configured, enclave tasks need the broker's authorization instead of the
+/// workerpool owner's; tasks without an enclave keep the owner's.
+#[tokio::test]
+async fn tee_broker_authorizes_enclave_tasks() {
+    let fx = Fixture::new().await;
+    let broker = &fx.workers[4];
+    assert!(
+        fx.hub
+            .setTeeBroker(broker.address())
+            .from(fx.requester.address())
+            .call()
+            .await
+            .is_err()
+    );
+    send!(
+        fx.hub
+            .setTeeBroker(broker.address())
+            .from(fx.owner.address())
+    );
+    assert_eq!(fx.hub.teebroker().call().await.unwrap(), broker.address());
+    let (dealid, _) = fx
+        .match_orders(&fx.sign(fx.orders(true, false, 1, 1)))
+        .await;
+    send!(fx.hub.initialize(dealid, U256::ZERO));
+    let taskid = Fixture::task_id(dealid, 0);
+    let worker = fx.workers[0].address();
+    let enclave = fx.enclave.address();
+    let digest = B256::repeat_byte(0x42);
+    let (hash, seal) = Fixture::commitments(worker, taskid, digest);
+    let by_broker = {
+        let message = alloy::primitives::keccak256(
+            [worker.as_slice(), taskid.as_slice(), enclave.as_slice()].concat(),
+        );
+        use alloy::signers::SignerSync;
+        Bytes::from(
+            broker
+                .sign_message_sync(message.as_slice())
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        )
+    };
+    let finalize = |auth: Bytes| {
+        fx.hub
+            .contributeAndFinalize(
+                taskid,
+                digest,
+                Bytes::from_static(b"ipfs://r"),
+                Bytes::new(),
+                enclave,
+                fx.enclave_sign(hash, seal),
+                auth,
+            )
+            .from(worker)
+    };
+    assert!(
+        finalize(fx.authorization(worker, taskid, enclave))
+            .call()
+            .await
+            .is_err(),
+        "owner no longer enough"
+    );
+    send!(finalize(by_broker));
+    assert_eq!(fx.hub.viewTask(taskid).call().await.unwrap().status, 3);
+}
