@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 
 /// One account in the world state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountRecord {
     /// Balance in wei.
     pub balance: U256,
@@ -24,6 +24,16 @@ pub struct AccountRecord {
     pub nonce: u64,
     /// Hash of the account's code; `KECCAK256_EMPTY` for externally owned accounts.
     pub code_hash: B256,
+}
+
+impl Default for AccountRecord {
+    fn default() -> Self {
+        Self {
+            balance: U256::ZERO,
+            nonce: 0,
+            code_hash: KECCAK256_EMPTY,
+        }
+    }
 }
 
 impl AccountRecord {
