@@ -539,13 +539,13 @@ impl Backend {
 
     fn validate(&self, tx: &PendingTx) -> Result<(), RpcError> {
         let env = &tx.envelope;
-        if let Some(chain_id) = env.chain_id() {
-            if chain_id != self.spec.chain_id {
-                return Err(RpcError::rejected(format!(
-                    "invalid chain id for signer: transaction has chain id {chain_id}, this chain is {}",
-                    self.spec.chain_id
-                )));
-            }
+        if let Some(chain_id) = env.chain_id()
+            && chain_id != self.spec.chain_id
+        {
+            return Err(RpcError::rejected(format!(
+                "invalid chain id for signer: transaction has chain id {chain_id}, this chain is {}",
+                self.spec.chain_id
+            )));
         }
         if matches!(env.tx_type(), TxType::Eip4844) {
             return Err(RpcError::rejected(
@@ -584,13 +584,13 @@ impl Backend {
                 env.max_fee_per_gas()
             )));
         }
-        if let Some(priority) = env.max_priority_fee_per_gas() {
-            if priority > env.max_fee_per_gas() {
-                return Err(RpcError::rejected(format!(
-                    "max priority fee per gas higher than max fee per gas: {priority} > {}",
-                    env.max_fee_per_gas()
-                )));
-            }
+        if let Some(priority) = env.max_priority_fee_per_gas()
+            && priority > env.max_fee_per_gas()
+        {
+            return Err(RpcError::rejected(format!(
+                "max priority fee per gas higher than max fee per gas: {priority} > {}",
+                env.max_fee_per_gas()
+            )));
         }
         let cost = U256::from(gas_limit) * U256::from(env.max_fee_per_gas()) + env.value();
         if env.nonce() == account.nonce && account.balance < cost {
@@ -783,17 +783,16 @@ impl Backend {
             txs: mined,
         };
         let included = block.txs.len();
-        if let Some(store) = self.store.as_mut() {
-            if let Err(err) =
+        if let Some(store) = self.store.as_mut()
+            && let Err(err) =
                 store.commit_block(self.spec.chain_id, &block, &diff, &undo, self.time.offset)
-            {
-                // The block is not durable: undo it in memory too, so memory and disk agree.
-                self.state.undo(&undo);
-                self.time = saved_time;
-                return Err(RpcError::internal(format!(
-                    "could not persist block {number}: {err}"
-                )));
-            }
+        {
+            // The block is not durable: undo it in memory too, so memory and disk agree.
+            self.state.undo(&undo);
+            self.time = saved_time;
+            return Err(RpcError::internal(format!(
+                "could not persist block {number}: {err}"
+            )));
         }
         tracing::debug!(target: "arca::chain", number, txs = included, gas_used = cumulative, "mined block");
         self.index_block(block, undo);
@@ -1004,10 +1003,10 @@ impl Backend {
     }
 
     fn persist_meta(&mut self) {
-        if let Some(store) = self.store.as_mut() {
-            if let Err(err) = store.save_time_offset(self.time.offset) {
-                tracing::error!(target: "arca::chain", %err, "could not persist the time offset");
-            }
+        if let Some(store) = self.store.as_mut()
+            && let Err(err) = store.save_time_offset(self.time.offset)
+        {
+            tracing::error!(target: "arca::chain", %err, "could not persist the time offset");
         }
     }
 

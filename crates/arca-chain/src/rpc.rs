@@ -405,12 +405,12 @@ impl Node {
         let count: U64 = p.required(0, "block count")?;
         let newest: BlockNumberOrTag = p.required(1, "newest block")?;
         let percentiles: Option<Vec<f64>> = p.optional(2, "reward percentiles")?;
-        if let Some(ps) = &percentiles {
-            if ps.iter().any(|x| !(0.0..=100.0).contains(x)) || ps.windows(2).any(|w| w[0] > w[1]) {
-                return Err(RpcError::invalid_params(
-                    "eth_feeHistory: reward percentiles must be ascending values between 0 and 100",
-                ));
-            }
+        if let Some(ps) = &percentiles
+            && (ps.iter().any(|x| !(0.0..=100.0).contains(x)) || ps.windows(2).any(|w| w[0] > w[1]))
+        {
+            return Err(RpcError::invalid_params(
+                "eth_feeHistory: reward percentiles must be ascending values between 0 and 100",
+            ));
         }
         let b = self.read();
         let newest = resolve_number(&b, BlockId::Number(newest))

@@ -145,14 +145,14 @@ fn handle_one(node: &Node, request: Value) -> Option<Value> {
     };
     let id = obj.remove("id");
     let answer_id = id.clone().unwrap_or(Value::Null);
-    if let Some(version) = obj.get("jsonrpc") {
-        if version != "2.0" {
-            let err = RpcError::new(
-                codes::INVALID_REQUEST,
-                "invalid request: jsonrpc must be \"2.0\"",
-            );
-            return Some(error_response(answer_id, &err));
-        }
+    if let Some(version) = obj.get("jsonrpc")
+        && version != "2.0"
+    {
+        let err = RpcError::new(
+            codes::INVALID_REQUEST,
+            "invalid request: jsonrpc must be \"2.0\"",
+        );
+        return Some(error_response(answer_id, &err));
     }
     let method = match obj.remove("method") {
         Some(Value::String(m)) => m,
@@ -201,11 +201,10 @@ async fn serve_socket(node: Arc<Node>, mut socket: WebSocket) {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 };
                 let answer = handle_ws_text(&node, &text, &out_tx, &mut subs, &mut next_id);
-                if let Some(answer) = answer {
-                    if socket.send(Message::Text(answer.into())).await.is_err() {
+                if let Some(answer) = answer
+                    && socket.send(Message::Text(answer.into())).await.is_err() {
                         break;
                     }
-                }
             }
         }
     }

@@ -298,12 +298,12 @@ impl WorldState {
             }
         }
         for (address, previous) in &undo.accounts {
-            if previous.is_none() {
-                if let Some(a) = self.accounts.get(address) {
-                    if a.storage.is_empty() && a.record.is_empty() {
-                        self.accounts.remove(address);
-                    }
-                }
+            if previous.is_none()
+                && let Some(a) = self.accounts.get(address)
+                && a.storage.is_empty()
+                && a.record.is_empty()
+            {
+                self.accounts.remove(address);
             }
         }
     }

@@ -47,6 +47,10 @@ impl Drop for Anvil {
     }
 }
 
+#[expect(
+    clippy::zombie_processes,
+    reason = "the Anvil guard kills and waits on drop; a panic here ends the test process"
+)]
 async fn start_anvil(bin: &PathBuf) -> Anvil {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -118,6 +118,10 @@ async fn child_node() {
     }
 }
 
+#[expect(
+    clippy::zombie_processes,
+    reason = "the caller kills and waits; a panic here ends the test process"
+)]
 fn start_child(dir: &Path) -> (std::process::Child, String) {
     let url_file = dir.join("url");
     let _ = std::fs::remove_file(&url_file);
@@ -134,10 +138,10 @@ fn start_child(dir: &Path) -> (std::process::Child, String) {
         .spawn()
         .unwrap();
     for _ in 0..500 {
-        if let Ok(url) = std::fs::read_to_string(&url_file) {
-            if !url.is_empty() {
-                return (child, url);
-            }
+        if let Ok(url) = std::fs::read_to_string(&url_file)
+            && !url.is_empty()
+        {
+            return (child, url);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
