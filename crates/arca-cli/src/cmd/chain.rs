@@ -69,10 +69,15 @@ fn alloy_u256(n: u64) -> U256 {
 
 pub(crate) fn run(args: ChainArgs) -> anyhow::Result<ExitCode> {
     let config = args.into_config()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async move {
         let persistent = config.data_dir.clone();
-        let handle = arca_chain::spawn(config).await.context("starting the dev chain")?;
+        let handle = arca_chain::spawn(config)
+            .await
+            .context("starting the dev chain")?;
         print_banner(&handle, persistent.as_deref());
         wait_for_stop_signal().await;
         eprintln!("stopping the dev chain…");
@@ -93,7 +98,9 @@ fn print_banner(handle: &arca_chain::NodeHandle, data_dir: Option<&std::path::Pa
     }
     out.push_str(&format!(
         "\nStorage: {}\nListening on {} (HTTP) and {} (WebSocket)\n",
-        data_dir.map(|d| d.display().to_string()).unwrap_or_else(|| "in memory (use --data-dir to persist)".into()),
+        data_dir
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "in memory (use --data-dir to persist)".into()),
         handle.http_url(),
         handle.ws_url()
     ));
@@ -101,20 +108,25 @@ fn print_banner(handle: &arca_chain::NodeHandle, data_dir: Option<&std::path::Pa
 }
 
 fn hex_key(signer: &PrivateKeySigner) -> String {
-    signer.to_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    signer
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 async fn wait_for_stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -1,6 +1,6 @@
 //! One module per top-level `arca` command.
 
 pub(crate) mod chain;
-pub(crate) mod deploy;
 pub(crate) mod dataset;
+pub(crate) mod deploy;
 pub(crate) mod tee;
