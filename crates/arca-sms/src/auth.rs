@@ -1,0 +1,158 @@
+//! iExec's SMS authentication, byte for byte (`iexec-protocol.md` §5.2–5.3): the challenges the
+//! iexec SDK signs with `personal_sign`, and the recovery of their signer.
+
+use crate::error::{Result, SmsError};
+use alloy::primitives::{Address, B256, Signature, keccak256};
+
+/// keccak256("IEXEC_SMS_DOMAIN"), the first word of every push challenge.
+pub fn domain_hash() -> B256 {
+    keccak256(b"IEXEC_SMS_DOMAIN")
+}
+
+/// Challenge of a dataset key push (web3 secret):
+/// `keccak256(domain ‖ secretAddress ‖ keccak256(value))`.
+pub fn web3_challenge(secret_address: Address, value: &[u8]) -> B256 {
+    keccak256(
+        [
+            domain_hash().as_slice(),
+            secret_address.as_slice(),
+            keccak256(value).as_slice(),
+        ]
+        .concat(),
+    )
+}
+
+/// Challenge of a web2, requester or app-developer secret push:
+/// `keccak256(domain ‖ owner ‖ keccak256(name) ‖ keccak256(value))` (app secret: name = "1").
+pub fn named_challenge(owner: Address, name: &str, value: &[u8]) -> B256 {
+    keccak256(
+        [
+            domain_hash().as_slice(),
+            owner.as_slice(),
+            keccak256(name.as_bytes()).as_slice(),
+            keccak256(value).as_slice(),
+        ]
+        .concat(),
+    )
+}
+
+/// `WorkerpoolAuthorization` hash: `keccak256(worker ‖ taskId ‖ enclaveChallenge)`. With an
+/// empty worker and challenge (the enclave-challenge request) it is `keccak256(taskId)`.
+pub fn authorization_hash(
+    worker: Option<Address>,
+    task_id: B256,
+    enclave: Option<Address>,
+) -> B256 {
+    let mut bytes = Vec::with_capacity(72);
+    if let Some(w) = worker {
+        bytes.extend_from_slice(w.as_slice());
+    }
+    bytes.extend_from_slice(task_id.as_slice());
+    if let Some(e) = enclave {
+        bytes.extend_from_slice(e.as_slice());
+    }
+    keccak256(bytes)
+}
+
+/// Parses a 65-byte hex signature (`0x` optional).
+pub fn parse_signature(text: &str) -> Result<Signature> {
+    let text = text.trim();
+    let hex_part = text.strip_prefix("0x").unwrap_or(text);
+    let bytes = hex::decode(hex_part).map_err(|_| {
+        SmsError::Unauthorized("the signature is not hex (expected 0x + 130 hex digits)".into())
+    })?;
+    if bytes.len() != 65 {
+        return Err(SmsError::Unauthorized(format!(
+            "the signature has {} bytes, expected 65",
+            bytes.len()
+        )));
+    }
+    Signature::from_raw(&bytes)
+        .map_err(|e| SmsError::Unauthorized(format!("malformed signature: {e}")))
+}
+
+/// The signer of `personal_sign(challenge)` (EIP-191 over the 32 challenge bytes).
+pub fn recover(signature: &str, challenge: B256) -> Result<Address> {
+    parse_signature(signature)?
+        .recover_address_from_msg(challenge.as_slice())
+        .map_err(|e| SmsError::Unauthorized(format!("the signature does not recover: {e}")))
+}
+
+/// Refuses unless `signature` over `challenge` was made by `expected` (`who` names the role in
+/// the message, e.g. "the dataset owner").
+pub fn require_signer(
+    signature: &str,
+    challenge: B256,
+    expected: Address,
+    who: &str,
+) -> Result<()> {
+    let signer = recover(signature, challenge)?;
+    if signer != expected {
+        return Err(SmsError::Unauthorized(format!(
+            "the signature is by {signer}, not by {who} {expected} (challenge {challenge})"
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a 0x address given in a path or query.
+pub fn parse_address(text: &str, what: &str) -> Result<Address> {
+    text.trim().parse::<Address>().map_err(|_| {
+        SmsError::BadRequest(format!(
+            "{what} `{text}` is not an address (0x + 40 hex digits)"
+        ))
+    })
+}
+
+/// Parses a 0x bytes32 (task or deal id).
+pub fn parse_b256(text: &str, what: &str) -> Result<B256> {
+    text.trim().parse::<B256>().map_err(|_| {
+        SmsError::BadRequest(format!(
+            "{what} `{text}` is not a bytes32 (0x + 64 hex digits)"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::signers::{SignerSync, local::PrivateKeySigner};
+
+    #[test]
+    fn domain_hash_is_iexecs() {
+        assert_eq!(
+            domain_hash().to_string(),
+            "0x0a26923d45a019b77e856d0001681f98ab9707ec15b2b98048cc91eed00b6793"
+        );
+    }
+
+    #[test]
+    fn personal_sign_round_trip_and_wrong_signer() {
+        let owner = PrivateKeySigner::random();
+        let other = PrivateKeySigner::random();
+        let c = named_challenge(owner.address(), "name", b"value");
+        let sig = hex::encode(owner.sign_message_sync(c.as_slice()).unwrap().as_bytes());
+        require_signer(&format!("0x{sig}"), c, owner.address(), "the owner").unwrap();
+        let err = require_signer(&sig, c, other.address(), "the owner").unwrap_err();
+        assert!(matches!(err, SmsError::Unauthorized(_)), "{err}");
+        // a signature over another value does not authorize this one
+        let c2 = named_challenge(owner.address(), "name", b"other");
+        assert!(require_signer(&sig, c2, owner.address(), "the owner").is_err());
+    }
+
+    #[test]
+    fn malformed_signatures_are_unauthorized_not_panics() {
+        for bad in ["", "0x", "zz", "0x1234", &"ab".repeat(66)] {
+            assert!(
+                matches!(recover(bad, B256::ZERO), Err(SmsError::Unauthorized(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn challenge_request_hash_is_keccak_of_task_id() {
+        let t = B256::repeat_byte(4);
+        assert_eq!(authorization_hash(None, t, None), keccak256(t));
+    }
+}

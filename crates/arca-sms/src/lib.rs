@@ -1,0 +1,24 @@
+//! # arca-sms
+//!
+//! Arca's Secret Management Service: it keeps the secrets of datasets (keys), apps (developer
+//! secret), requesters (named secrets) and beneficiaries (result-encryption public keys), and
+//! releases them only to the enclave of a task entitled to them.
+//!
+//! - [`secrets`]: the iExec-compatible push/check endpoints with iExec's exact signature
+//!   challenges ([`auth`]), so the iexec SDK pushes to Arca unmodified.
+//! - [`tee`]: enclave challenges, sessions and the attested release of secrets, after on-chain
+//!   checks ([`chain`]); every refusal is an [`SmsError::Denied`] naming the failed check.
+//! - [`store`]: the storage trait and its SQLite backend, every value sealed with AES-256-GCM.
+//! - [`server`]: the axum router, `/health`, `/ready` and [`spawn`].
+
+pub mod auth;
+pub mod chain;
+mod error;
+pub mod secrets;
+pub mod server;
+pub mod store;
+pub mod tee;
+
+pub use error::{Result, SmsError};
+pub use server::{Config, SmsHandle, spawn};
+pub use store::{MasterKey, SecretStore, SqliteStore};
