@@ -28,6 +28,8 @@ enum Command {
     /// Dataset commands: encrypt (AES-256-CBC, iexec-compatible).
     #[command(subcommand)]
     Dataset(cmd::dataset::DatasetCommand),
+    /// Run the market API (orderbook, the iexecGateway of chain.json).
+    Market(cmd::market::MarketArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Tee(command) => cmd::tee::run(command),
         Command::Deploy(args) => cmd::deploy::run(args),
         Command::Dataset(command) => cmd::dataset::run(command),
+        Command::Market(args) => cmd::market::run(args),
     };
     match outcome {
         Ok(code) => code,
