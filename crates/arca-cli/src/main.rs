@@ -28,6 +28,8 @@ enum Command {
     /// Dataset commands: encrypt (AES-256-CBC, iexec-compatible).
     #[command(subcommand)]
     Dataset(cmd::dataset::DatasetCommand),
+    /// Run the Secret Management Service (iexec-compatible secrets, attested release to TEE tasks).
+    Sms(cmd::sms::SmsArgs),
     /// Run the market API (orderbook, the iexecGateway of chain.json).
     Market(cmd::market::MarketArgs),
 }
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Tee(command) => cmd::tee::run(command),
         Command::Deploy(args) => cmd::deploy::run(args),
         Command::Dataset(command) => cmd::dataset::run(command),
+        Command::Sms(args) => cmd::sms::run(args),
         Command::Market(args) => cmd::market::run(args),
     };
     match outcome {

@@ -4,4 +4,5 @@ pub(crate) mod chain;
 pub(crate) mod dataset;
 pub(crate) mod deploy;
 pub(crate) mod market;
+pub(crate) mod sms;
 pub(crate) mod tee;
