@@ -9,11 +9,13 @@
 //! - [`tee`]: enclave challenges, sessions and the attested release of secrets, after on-chain
 //!   checks ([`chain`]); every refusal is an [`SmsError::Denied`] naming the failed check.
 //! - [`store`]: the storage trait and its SQLite backend, every value sealed with AES-256-GCM.
+//! - [`log`]: the hash-chained release log (which task and enclave received which secrets).
 //! - [`server`]: the axum router, `/health`, `/ready` and [`spawn`].
 
 pub mod auth;
 pub mod chain;
 mod error;
+pub mod log;
 pub mod secrets;
 pub mod server;
 pub mod store;

@@ -6,8 +6,10 @@
 //! database reveals no secret, and a ciphertext copied onto another row does not decrypt.
 
 use crate::error::{Result, SmsError};
+use crate::log::{Release, entry_hash};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
+use alloy::primitives::B256;
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -128,6 +130,11 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
     /// Marks the session used; `Ok(false)` if it already was (atomic: of two concurrent
     /// releases, exactly one wins).
     fn consume_session(&self, session_id: &str) -> Result<bool>;
+    /// Appends a release to the hash-chained log; `seq`, `prev` and `hash` of `entry` are
+    /// assigned here (atomically with respect to other appends).
+    fn append_release(&self, entry: Release) -> Result<Release>;
+    /// The whole release log, in order.
+    fn releases(&self) -> Result<Vec<Release>>;
     /// A cheap query proving the store answers (for `/ready`).
     fn ping(&self) -> Result<()>;
 }
@@ -160,7 +167,9 @@ impl SqliteStore {
                 PRIMARY KEY (kind, owner, name));
              CREATE TABLE IF NOT EXISTS sessions (
                 id TEXT PRIMARY KEY, task_id TEXT NOT NULL, worker TEXT NOT NULL,
-                created INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);",
+                created INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE IF NOT EXISTS releases (
+                seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);",
         )?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -273,6 +282,47 @@ impl SecretStore for SqliteStore {
         Ok(n == 1)
     }
 
+    fn append_release(&self, mut entry: Release) -> Result<Release> {
+        let conn = self.conn();
+        // The lock is held from reading the tail to writing the new entry: no fork in the chain.
+        let last: Option<String> = conn
+            .query_row(
+                "SELECT entry FROM releases ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let (seq, prev) = match last {
+            Some(json) => {
+                let last: Release = serde_json::from_str(&json)
+                    .map_err(|e| SmsError::Store(format!("release log entry: {e}")))?;
+                (last.seq + 1, last.hash)
+            }
+            None => (1, B256::ZERO),
+        };
+        entry.seq = seq;
+        entry.prev = prev;
+        entry.hash = entry_hash(&entry);
+        let json = serde_json::to_string(&entry)
+            .map_err(|e| SmsError::Store(format!("release log entry: {e}")))?;
+        conn.execute(
+            "INSERT INTO releases (seq, entry) VALUES (?1, ?2)",
+            params![seq as i64, json],
+        )?;
+        Ok(entry)
+    }
+
+    fn releases(&self) -> Result<Vec<Release>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT entry FROM releases ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|json| {
+            serde_json::from_str(&json?)
+                .map_err(|e| SmsError::Store(format!("release log entry: {e}")))
+        })
+        .collect()
+    }
+
     fn ping(&self) -> Result<()> {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
@@ -349,6 +399,29 @@ mod tests {
         assert!(!s.consume_session("sid").unwrap());
         assert!(s.session("sid").unwrap().unwrap().3);
         assert_eq!(s.session("other").unwrap(), None);
+    }
+
+    #[test]
+    fn the_release_log_chains_its_entries() {
+        let s = store();
+        let entry = |task: &str| Release {
+            seq: 0,
+            at: 7,
+            task_id: task.into(),
+            session_id: "sid".into(),
+            worker: "0xw".into(),
+            measurement: "ab".into(),
+            secrets: vec!["dataset:0xd".into()],
+            prev: B256::ZERO,
+            hash: B256::ZERO,
+        };
+        let first = s.append_release(entry("0x1")).unwrap();
+        let second = s.append_release(entry("0x2")).unwrap();
+        assert_eq!((first.seq, second.seq), (1, 2));
+        assert_eq!(second.prev, first.hash);
+        let log = s.releases().unwrap();
+        assert_eq!(log, [first, second]);
+        crate::log::verify(&log).unwrap();
     }
 
     #[test]

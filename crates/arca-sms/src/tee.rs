@@ -221,9 +221,11 @@ fn result_encryption(deal: &DealView) -> bool {
 
 /// The secrets the task may see, as the environment iExec gives each stage (§4.2); denies if
 /// one the deal needs is missing, so the worker learns it before running anything.
-fn task_secrets(s: &State, deal: &DealView) -> Result<BTreeMap<String, String>> {
+fn task_secrets(s: &State, deal: &DealView) -> Result<(BTreeMap<String, String>, Vec<String>)> {
     let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
     let mut env = BTreeMap::new();
+    // names of the released secrets, for the release log (values never go there)
+    let mut names = Vec::new();
     if deal.dataset != Address::ZERO {
         let key = s
             .store
@@ -238,6 +240,7 @@ fn task_secrets(s: &State, deal: &DealView) -> Result<BTreeMap<String, String>> 
                 )
             })?;
         env.insert("IEXEC_DATASET_KEY".into(), text(key));
+        names.push(format!("dataset:{}", key_of(deal.dataset)));
     }
     if let Some(secret) = s.store.get(
         SecretKind::App,
@@ -247,6 +250,7 @@ fn task_secrets(s: &State, deal: &DealView) -> Result<BTreeMap<String, String>> 
         let secret = text(secret);
         env.insert("IEXEC_APP_DEVELOPER_SECRET".into(), secret.clone());
         env.insert("IEXEC_APP_DEVELOPER_SECRET_1".into(), secret);
+        names.push(format!("app:{}:1", key_of(deal.app)));
     }
     // Only the deal's own requester's namespace is looked up: a name cannot reach another
     // requester's secret.
@@ -258,6 +262,7 @@ fn task_secrets(s: &State, deal: &DealView) -> Result<BTreeMap<String, String>> 
             )
         })?;
         env.insert(format!("IEXEC_REQUESTER_SECRET_{index}"), text(secret));
+        names.push(format!("requester:{}:{name}", key_of(deal.requester)));
     }
     if result_encryption(deal) {
         let key = s
@@ -271,8 +276,12 @@ fn task_secrets(s: &State, deal: &DealView) -> Result<BTreeMap<String, String>> 
             })?;
         env.insert("RESULT_ENCRYPTION".into(), "true".into());
         env.insert("RESULT_ENCRYPTION_PUBLIC_KEY".into(), text(key));
+        names.push(format!(
+            "web2:{}:iexec-result-encryption-public-key",
+            key_of(deal.beneficiary)
+        ));
     }
-    Ok(env)
+    Ok((env, names))
 }
 
 /// Session checks shared by session creation and release: the worker authorization, the
@@ -461,21 +470,32 @@ pub(crate) async fn release(
         .map_err(quote_denial)?;
     let challenge = challenge_key(&s, task_id)?
         .ok_or_else(|| SmsError::Store("enclave challenge vanished".into()))?;
-    let mut env = task_secrets(&s, &deal)?;
+    let (mut env, names) = task_secrets(&s, &deal)?;
     if !s.store.consume_session(&session_id)? {
         return Err(SmsError::denied(
             "session-replayed",
             format!("session {session_id} already released its secrets"),
         ));
     }
+    let measurement = hex::encode(claims.measurements.primary());
+    let entry = s.store.append_release(crate::log::Release {
+        seq: 0,
+        at: now,
+        task_id: task.clone(),
+        session_id: session_id.clone(),
+        worker: worker.clone(),
+        measurement: measurement.clone(),
+        secrets: names,
+        prev: B256::ZERO,
+        hash: B256::ZERO,
+    })?;
     env.insert("IEXEC_TASK_ID".into(), task.clone());
     env.insert("SIGN_WORKER_ADDRESS".into(), worker);
     env.insert(
         "SIGN_TEE_CHALLENGE_PRIVATE_KEY".into(),
         format!("0x{}", hex::encode(challenge.to_bytes())),
     );
-    let measurement = hex::encode(claims.measurements.primary());
-    tracing::info!(measurement, anchor = ?claims.trust_anchor, secrets = env.len(), "secrets released");
+    tracing::info!(log_seq = entry.seq, measurement, anchor = ?claims.trust_anchor, secrets = env.len(), "secrets released");
     Ok(Json(
         json!({ "taskId": task, "measurement": measurement, "environment": env }),
     ))

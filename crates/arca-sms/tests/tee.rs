@@ -102,6 +102,23 @@ async fn an_attested_enclave_receives_exactly_its_tasks_secrets() {
         "{body}"
     );
 
+    // the release is logged, by secret name only, in a verifiable chain
+    use arca_sms::SecretStore as _;
+    let log = fx.store.releases().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].task_id, task.to_string());
+    assert_eq!(log[0].measurement, v["measurement"].as_str().unwrap());
+    assert_eq!(
+        log[0].secrets,
+        [
+            format!("dataset:{:#x}", fx.dataset),
+            format!("app:{:#x}:1", fx.tee_app),
+            format!("requester:{:#x}:mail", fx.requester.address()),
+        ]
+    );
+    arca_sms::log::verify(&log).unwrap();
+    assert!(!serde_json::to_string(&log).unwrap().contains("alice@"));
+
     // a session releases once
     let replay = fx.release(&session, task, APP_IMAGE).await;
     assert_denied(&replay, "session-replayed", "already released");

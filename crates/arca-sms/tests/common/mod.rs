@@ -59,6 +59,7 @@ pub struct Fx {
     pub workerpool: Address,
     pub pki: Arc<DevPki>,
     pub sms: SmsHandle,
+    pub store: Arc<SqliteStore>,
     pub http: reqwest::Client,
 }
 
@@ -142,7 +143,7 @@ impl Fx {
         let create = pools.createWorkerpool(scheduler.address(), "pool".into());
         let workerpool = create.call().await.unwrap();
         send!(create.from(scheduler.address()));
-        let sms = start_sms(&rpc, deployment.hub, true).await;
+        let (sms, store) = start_sms_with_store(&rpc, deployment.hub, true).await;
         Fx {
             _node: node,
             rpc,
@@ -162,6 +163,7 @@ impl Fx {
             workerpool,
             pki: Arc::new(DevPki::default()),
             sms,
+            store,
             http: reqwest::Client::new(),
         }
     }
@@ -461,7 +463,16 @@ impl Fx {
 }
 
 pub async fn start_sms(rpc: &str, hub: Address, dev: bool) -> SmsHandle {
-    let store = SqliteStore::in_memory(MasterKey::new(rand_key())).unwrap();
+    start_sms_with_store(rpc, hub, dev).await.0
+}
+
+/// An SMS and its store (to inspect the release log).
+pub async fn start_sms_with_store(
+    rpc: &str,
+    hub: Address,
+    dev: bool,
+) -> (SmsHandle, Arc<SqliteStore>) {
+    let store = Arc::new(SqliteStore::in_memory(MasterKey::new(rand_key())).unwrap());
     let config = Config {
         rpc_url: rpc.into(),
         hub,
@@ -469,9 +480,10 @@ pub async fn start_sms(rpc: &str, hub: Address, dev: bool) -> SmsHandle {
         public_url: None,
         session_ttl: 300,
     };
-    arca_sms::spawn("127.0.0.1:0".parse().unwrap(), config, Arc::new(store))
+    let handle = arca_sms::spawn("127.0.0.1:0".parse().unwrap(), config, store.clone())
         .await
-        .expect("sms")
+        .expect("sms");
+    (handle, store)
 }
 
 fn rand_key() -> [u8; 32] {
