@@ -378,3 +378,132 @@ pub fn run(kind: OrderKind, q: &OrderQuery, open: Vec<Record>) -> Result<Page, M
         next_page,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{order::RequestOrder, store::Status};
+    use alloy::primitives::Bytes;
+
+    fn request(
+        salt: u8,
+        maxprice: u64,
+        trust: u64,
+        beneficiary: Address,
+        workerpool: Address,
+    ) -> Record {
+        let order = RequestOrder {
+            app: Address::repeat_byte(1),
+            appmaxprice: 0.into(),
+            dataset: Address::ZERO,
+            datasetmaxprice: 0.into(),
+            workerpool,
+            workerpoolmaxprice: maxprice.into(),
+            requester: Address::repeat_byte(9),
+            volume: 1.into(),
+            tag: B256::ZERO,
+            category: 0.into(),
+            trust: trust.into(),
+            beneficiary,
+            callback: Address::ZERO,
+            params: String::new(),
+            salt: B256::repeat_byte(salt),
+            sign: Bytes::new(),
+        };
+        Record {
+            hash: B256::repeat_byte(salt),
+            chain_id: 1,
+            order: Order::Request(order),
+            remaining: U256::from(1),
+            status: Status::Open,
+            signer: Address::repeat_byte(9),
+            published_at: format!("2026-01-01T00:00:0{salt}.000Z"),
+        }
+    }
+
+    #[test]
+    fn request_orders_sort_by_max_price_descending_and_filter_trust_beneficiary_pool() {
+        let pool = Address::repeat_byte(5);
+        let me = Address::repeat_byte(7);
+        let book = vec![
+            request(1, 10, 0, me, Address::ZERO),
+            request(2, 30, 5, me, pool),
+            request(3, 20, 1, Address::repeat_byte(8), Address::ZERO),
+        ];
+        let all = run(OrderKind::Request, &OrderQuery::default(), book.clone()).unwrap();
+        // absent workerpool: only requests open to any pool
+        let order: Vec<u8> = all.orders.iter().map(|r| r.hash[0]).collect();
+        assert_eq!(order, [3, 1]);
+        let any_pool = OrderQuery {
+            workerpool: Some("any".into()),
+            ..OrderQuery::default()
+        };
+        let order: Vec<u8> = run(OrderKind::Request, &any_pool, book.clone())
+            .unwrap()
+            .orders
+            .iter()
+            .map(|r| r.hash[0])
+            .collect();
+        assert_eq!(order, [2, 3, 1], "workerpoolmaxprice descending");
+        let q = OrderQuery {
+            max_trust: Some("1".into()),
+            beneficiary: Some(me.to_string()),
+            ..any_pool
+        };
+        let hits = run(OrderKind::Request, &q, book.clone()).unwrap();
+        assert_eq!(
+            hits.orders.iter().map(|r| r.hash[0]).collect::<Vec<_>>(),
+            [1]
+        );
+        let for_pool = OrderQuery {
+            workerpool: Some(pool.to_string()),
+            is_workerpool_strict: Some("true".into()),
+            ..OrderQuery::default()
+        };
+        assert_eq!(run(OrderKind::Request, &for_pool, book).unwrap().count, 1);
+    }
+
+    #[test]
+    fn malformed_parameters_name_their_field() {
+        let cases = [
+            (
+                OrderQuery {
+                    page_size: Some("5".into()),
+                    ..OrderQuery::default()
+                },
+                "pageSize",
+            ),
+            (
+                OrderQuery {
+                    min_tag: Some("0x01".into()),
+                    ..OrderQuery::default()
+                },
+                "minTag",
+            ),
+            (
+                OrderQuery {
+                    category: Some("-1".into()),
+                    ..OrderQuery::default()
+                },
+                "category",
+            ),
+            (
+                OrderQuery {
+                    is_workerpool_strict: Some("yes".into()),
+                    ..OrderQuery::default()
+                },
+                "isWorkerpoolStrict",
+            ),
+        ];
+        for (q, field) in cases {
+            let err = run(OrderKind::Request, &q, Vec::new())
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(&format!("{field}: ")), "{err}");
+        }
+        let err = run(OrderKind::App, &OrderQuery::default(), Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("app: required"), "{err}");
+    }
+}
