@@ -312,3 +312,34 @@ async fn a_sim_quote_is_refused_without_dev() {
         .await;
     assert_denied(&denied, "sim-quote-without-dev", "Arca dev root");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_sessions_and_concurrent_replays_are_refused() {
+    let fx = Fx::new().await;
+    let task = fx
+        .task(fx.tee_app, true, false, "{}", &fx.requester, true)
+        .await;
+
+    // two enclaves racing on one session: exactly one receives the secrets
+    let session = fx.open_session(task).await;
+    let (a, b) = tokio::join!(
+        fx.release(&session, task, APP_IMAGE),
+        fx.release(&session, task, APP_IMAGE)
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 403], "{a:?} {b:?}");
+    let loser = if a.0 == 403 { a } else { b };
+    assert_denied(&loser, "session-replayed", "already released");
+
+    // a session used after its time to live
+    let hub = *fx.hub.address();
+    let (short, _) = common::start_sms_with(&fx.rpc, hub, true, 0).await;
+    let session = fx.open_session_at(&short.url(), task).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let key = PrivateKeySigner::random();
+    let denied = fx
+        .release_at(&short.url(), &session, task, APP_IMAGE, &key, &key)
+        .await;
+    assert_denied(&denied, "session-expired", "expired");
+}

@@ -417,6 +417,36 @@ impl Fx {
         v["data"]["sessionId"].as_str().unwrap().to_owned()
     }
 
+    /// Challenge + session for `task` on the SMS at `sms_url`: the session id.
+    pub async fn open_session_at(&self, sms_url: &str, task: B256) -> String {
+        let sig = Self::sig(
+            &self.scheduler,
+            arca_sms::auth::authorization_hash(None, task, None),
+        );
+        let url = format!("{sms_url}/tee/challenges/{task}");
+        let (status, enclave) = call(&self.http, &url, "POST", Some(sig), "").await;
+        assert_eq!(status, 200, "{enclave}");
+        let enclave: Address = enclave.parse().unwrap();
+        let hash =
+            arca_sms::auth::authorization_hash(Some(self.worker.address()), task, Some(enclave));
+        let body = serde_json::json!({
+            "chainTaskId": task.to_string(), "workerWallet": self.worker.address().to_string(),
+            "enclaveChallenge": enclave.to_string(), "signature": { "value": Self::sig(&self.scheduler, hash) },
+        });
+        let url = format!("{sms_url}/tee/sessions");
+        let (status, text) = call(
+            &self.http,
+            &url,
+            "POST",
+            Some(Self::sig(&self.worker, hash)),
+            body.to_string(),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["data"]["sessionId"].as_str().unwrap().to_owned()
+    }
+
     /// The enclave's release request to `sms_url`: a quote of `image`'s sim enclave binding
     /// `bound_key` for `task`, signed by `holder`.
     pub async fn release_at(
@@ -472,13 +502,23 @@ pub async fn start_sms_with_store(
     hub: Address,
     dev: bool,
 ) -> (SmsHandle, Arc<SqliteStore>) {
+    start_sms_with(rpc, hub, dev, 300).await
+}
+
+/// An SMS whose sessions expire after `session_ttl` seconds, and its store.
+pub async fn start_sms_with(
+    rpc: &str,
+    hub: Address,
+    dev: bool,
+    session_ttl: u64,
+) -> (SmsHandle, Arc<SqliteStore>) {
     let store = Arc::new(SqliteStore::in_memory(MasterKey::new(rand_key())).unwrap());
     let config = Config {
         rpc_url: rpc.into(),
         hub,
         dev,
         public_url: None,
-        session_ttl: 300,
+        session_ttl,
     };
     let handle = arca_sms::spawn("127.0.0.1:0".parse().unwrap(), config, store.clone())
         .await
