@@ -40,12 +40,23 @@ macro_rules! send {
     }};
 }
 
+/// The EIP-1271 account of the contracts' test fixtures (contracts/test).
+mod fixtures {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        SmartWallet,
+        "../../contracts/artifacts/SmartWallet.json"
+    );
+}
+
 /// A chain with the contracts, one app, one dataset, one pool, and funded actors.
 struct World {
     _node: arca_chain::NodeHandle,
     url: String,
     chain_id: u64,
     hub: IexecHubInstance<DynProvider>,
+    provider: DynProvider,
     app_owner: PrivateKeySigner,
     dataset_owner: PrivateKeySigner,
     scheduler: PrivateKeySigner,
@@ -121,6 +132,7 @@ impl World {
             url,
             chain_id,
             hub,
+            provider,
             app_owner,
             dataset_owner,
             scheduler,
@@ -768,6 +780,33 @@ async fn refuses_bad_orders_with_a_named_field() {
             .unwrap()
             .status,
         "canceled"
+    );
+
+    // a contract requester (EIP-1271): its key's signature is accepted through the hub's
+    // verifier, another key's is refused
+    let key = &w.stranger;
+    let wallet = fixtures::SmartWallet::deploy(w.provider.clone(), key.address(), vec![])
+        .await
+        .unwrap();
+    let mut by_contract = w.request_order(1);
+    by_contract.requester = *wallet.address();
+    by_contract.beneficiary = *wallet.address();
+    let published = client
+        .publish(&w.sign(Order::Request(by_contract.clone()), key))
+        .await
+        .expect("EIP-1271 request order");
+    assert_eq!(published.signer, *wallet.address());
+    by_contract.salt = B256::repeat_byte(0x55);
+    let (status, message) = remote_status(
+        client
+            .publish(&w.sign(Order::Request(by_contract), &w.requester))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (status, message.starts_with("order.sign:")),
+        (400, true),
+        "{message}"
     );
 }
 
