@@ -343,3 +343,83 @@ async fn expired_sessions_and_concurrent_replays_are_refused() {
         .await;
     assert_denied(&denied, "session-expired", "expired");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_released_challenge_key_finalizes_the_task_and_then_nothing_more_is_released() {
+    use alloy::primitives::{B256, Bytes, keccak256};
+    use alloy::signers::SignerSync;
+    let fx = Fx::new().await;
+    let task = fx
+        .task(fx.tee_app, true, false, "{}", &fx.requester, true)
+        .await;
+    let session = fx.open_session(task).await;
+    let (status, body) = fx.release(&session, task, APP_IMAGE).await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let enclave: PrivateKeySigner = v["environment"]["SIGN_TEE_CHALLENGE_PRIVATE_KEY"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // the enclave signs its result with the released key; the hub accepts it
+    let worker = fx.worker.address();
+    let digest = B256::repeat_byte(0x5d);
+    let hash = keccak256([task.as_slice(), digest.as_slice()].concat());
+    let seal = keccak256([worker.as_slice(), task.as_slice(), digest.as_slice()].concat());
+    let sign = |s: &PrivateKeySigner, m: B256| {
+        Bytes::from(
+            s.sign_message_sync(m.as_slice())
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        )
+    };
+    let enclave_sign = sign(
+        &enclave,
+        keccak256([hash.as_slice(), seal.as_slice()].concat()),
+    );
+    let authorization = sign(
+        &fx.scheduler,
+        keccak256(
+            [
+                worker.as_slice(),
+                task.as_slice(),
+                enclave.address().as_slice(),
+            ]
+            .concat(),
+        ),
+    );
+    let receipt = fx
+        .hub
+        .contributeAndFinalize(
+            task,
+            digest,
+            Bytes::from_static(b"ipfs://result"),
+            Bytes::new(),
+            enclave.address(),
+            enclave_sign,
+            authorization,
+        )
+        .from(worker)
+        .send()
+        .await
+        .expect("send")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(alloy::network::ReceiptResponse::status(&receipt));
+
+    // the task is COMPLETED: no new challenge, no new session
+    assert_denied(
+        &fx.challenge(task, &fx.scheduler).await,
+        "task-not-active",
+        "is COMPLETED",
+    );
+    let enclave_address: Address = enclave.address();
+    assert_denied(
+        &fx.session(task, enclave_address, &fx.scheduler).await,
+        "task-not-active",
+        "is COMPLETED",
+    );
+}
