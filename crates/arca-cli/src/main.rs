@@ -4,6 +4,7 @@
 //! lives in its own module under `cmd/` and calls into the library crates.
 
 mod cmd;
+mod output;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,6 +29,28 @@ enum Command {
     /// Dataset commands: encrypt (AES-256-CBC, iexec-compatible).
     #[command(subcommand)]
     Dataset(cmd::dataset::DatasetCommand),
+    /// Create iexec.json, chain.json and a wallet (like `iexec init`).
+    Init(cmd::init::InitArgs),
+    /// Wallet: create, import, show, send-ether, send-RLC.
+    #[command(subcommand)]
+    Wallet(cmd::wallet::WalletCommand),
+    /// Escrow account: deposit, withdraw, show.
+    #[command(subcommand)]
+    Account(cmd::account::AccountCommand),
+    /// Apps: init, deploy, show, count.
+    #[command(subcommand)]
+    App(cmd::app::AppCommand),
+    /// Workerpools: init, deploy, show, count.
+    #[command(subcommand)]
+    Workerpool(cmd::workerpool::WorkerpoolCommand),
+    /// Categories: init, create, show, count.
+    #[command(subcommand)]
+    Category(cmd::category::CategoryCommand),
+    /// Orders: init, sign, cancel, show.
+    #[command(subcommand)]
+    Order(cmd::order::OrderCommand),
+    /// The chain and its PoCo contract addresses.
+    Info(output::Common),
     /// Run the Secret Management Service (iexec-compatible secrets, attested release to TEE tasks).
     Sms(cmd::sms::SmsArgs),
     /// Run the market API (orderbook, the iexecGateway of chain.json).
@@ -42,6 +65,14 @@ fn main() -> ExitCode {
         Command::Tee(command) => cmd::tee::run(command),
         Command::Deploy(args) => cmd::deploy::run(args),
         Command::Dataset(command) => cmd::dataset::run(command),
+        Command::Init(args) => cmd::init::run(args),
+        Command::Wallet(command) => cmd::wallet::run(command),
+        Command::Account(command) => cmd::account::run(command),
+        Command::App(command) => cmd::app::run(command),
+        Command::Workerpool(command) => cmd::workerpool::run(command),
+        Command::Category(command) => cmd::category::run(command),
+        Command::Order(command) => cmd::order::run(command),
+        Command::Info(common) => cmd::info::run(common),
         Command::Sms(args) => cmd::sms::run(args),
         Command::Market(args) => cmd::market::run(args),
     };

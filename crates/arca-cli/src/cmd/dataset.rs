@@ -24,6 +24,61 @@ const DEFAULT_KEY_FILE: &str = "dataset.key";
 pub(crate) enum DatasetCommand {
     /// Encrypt every file of the original dataset folder (AES-256-CBC, as the iexec SDK) and print its checksum.
     Encrypt(EncryptArgs),
+    /// Add a dataset section to iexec.json (`--encrypted` also creates the dataset folders).
+    Init(DatasetInitArgs),
+    /// Register the dataset of iexec.json on chain.
+    Deploy(crate::output::Common),
+    /// Show a dataset (address, index, or the last deployed).
+    Show(DatasetShowArgs),
+    /// Count the datasets of an owner.
+    Count(DatasetCountArgs),
+}
+
+/// Options of `arca dataset init`.
+#[derive(Debug, Args)]
+pub(crate) struct DatasetInitArgs {
+    /// Prepare an encrypted dataset: create datasets/original, datasets/encrypted and .secrets/datasets.
+    #[arg(long)]
+    encrypted: bool,
+    #[command(flatten)]
+    common: crate::output::Common,
+}
+
+/// Options of `arca dataset show`.
+#[derive(Debug, Args)]
+pub(crate) struct DatasetShowArgs {
+    /// Address or index (default: last deployed on this chain).
+    address_or_index: Option<String>,
+    /// Owner whose entries an index counts (default: the wallet).
+    #[arg(long)]
+    user: Option<String>,
+    #[command(flatten)]
+    common: crate::output::Common,
+}
+
+/// Options of `arca dataset count`.
+#[derive(Debug, Args)]
+pub(crate) struct DatasetCountArgs {
+    /// Owner (default: the wallet).
+    #[arg(long)]
+    user: Option<String>,
+    #[command(flatten)]
+    common: crate::output::Common,
+}
+
+/// `dataset init`: the iexec.json section, and with `--encrypted` the folders `dataset encrypt` uses.
+fn init(args: DatasetInitArgs) -> anyhow::Result<ExitCode> {
+    let outcome = (|| {
+        if args.encrypted {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            for dir in [["datasets", "original"], ["datasets", "encrypted"], [".secrets", "datasets"]] {
+                let path = cwd.join(dir[0]).join(dir[1]);
+                std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+            }
+        }
+        crate::cmd::app::init(&args.common, arca_client::Resource::Dataset, false)
+    })();
+    crate::output::emit(args.common.raw, outcome)
 }
 
 /// Options of `arca dataset encrypt` (same names and defaults as `iexec dataset encrypt`).
@@ -46,6 +101,28 @@ pub(crate) struct EncryptArgs {
 pub(crate) fn run(command: DatasetCommand) -> anyhow::Result<ExitCode> {
     match command {
         DatasetCommand::Encrypt(args) => encrypt(args),
+        DatasetCommand::Init(args) => init(args),
+        DatasetCommand::Deploy(c) => crate::output::emit(
+            c.raw,
+            crate::output::block_on(crate::cmd::app::deploy(&c, arca_client::Resource::Dataset)),
+        ),
+        DatasetCommand::Show(a) => crate::output::emit(
+            a.common.raw,
+            crate::output::block_on(crate::cmd::app::show(
+                &a.common,
+                arca_client::Resource::Dataset,
+                a.address_or_index.as_deref(),
+                a.user.as_deref(),
+            )),
+        ),
+        DatasetCommand::Count(a) => crate::output::emit(
+            a.common.raw,
+            crate::output::block_on(crate::cmd::app::count(
+                &a.common,
+                arca_client::Resource::Dataset,
+                a.user.as_deref(),
+            )),
+        ),
     }
 }
 
