@@ -143,6 +143,9 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Requests/s with N keep-alive connections speaking raw HTTP/1.1 (like wrk): the request bytes are
+/// built once and answers are only framed, not parsed, so the client costs far less than the
+/// server and the figure measures the node.
 async fn rps(
     url: &str,
     method: &str,
@@ -150,36 +153,48 @@ async fn rps(
     clients: usize,
     duration: Duration,
 ) -> anyhow::Result<Value> {
-    let rpc = Arc::new(Rpc::new(url));
-    rpc.call(method, params.clone()).await?;
+    use tokio::io::AsyncWriteExt;
+    // One real call first: fail loudly if the method does not work.
+    Rpc::new(url).call(method, params.clone()).await?;
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let request = Arc::new(
+        format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    );
     let done = Arc::new(AtomicU64::new(0));
     let warmup = Duration::from_secs(1);
     let start = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
-            let rpc = rpc.clone();
-            let done = done.clone();
-            let params = params.clone();
-            let method = method.to_string();
+            let (done, request, addr) = (done.clone(), request.clone(), addr.clone());
             tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(&addr).await?;
+                stream.set_nodelay(true)?;
+                let mut buf = vec![0u8; 64 * 1024];
                 let mut latencies = Vec::new();
                 while start.elapsed() < warmup + duration {
                     let t = Instant::now();
-                    if rpc.call(&method, params.clone()).await.is_err() {
-                        continue;
-                    }
+                    stream.write_all(&request).await?;
+                    read_http_response(&mut stream, &mut buf).await?;
                     if start.elapsed() > warmup {
                         done.fetch_add(1, Ordering::Relaxed);
                         latencies.push(t.elapsed());
                     }
                 }
-                latencies
+                anyhow::Ok(latencies)
             })
         })
         .collect();
     let mut all = Vec::new();
     for t in tasks {
-        all.extend(t.await?);
+        all.extend(t.await??);
     }
     all.sort();
     let pct = |p: f64| {
@@ -191,6 +206,46 @@ async fn rps(
     Ok(
         json!({"requests": n, "per_second": n as f64 / duration.as_secs_f64(), "p50_ms": pct(0.5), "p99_ms": pct(0.99)}),
     )
+}
+
+/// Reads one HTTP/1.1 response (headers + Content-Length body) from a keep-alive stream.
+async fn read_http_response(
+    stream: &mut tokio::net::TcpStream,
+    buf: &mut [u8],
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut filled = 0usize;
+    loop {
+        let n = stream.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            bail!("connection closed by the node");
+        }
+        filled += n;
+        let Some(header_end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let headers = std::str::from_utf8(&buf[..header_end])?;
+        let length: usize = headers
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .context("response without content-length")?;
+        let total = header_end + 4 + length;
+        if total > buf.len() {
+            bail!("response larger than the read buffer");
+        }
+        while filled < total {
+            let n = stream.read(&mut buf[filled..total]).await?;
+            if n == 0 {
+                bail!("connection closed mid-response");
+            }
+            filled += n;
+        }
+        return Ok(());
+    }
 }
 
 async fn transfers(url: &str, count: u64) -> anyhow::Result<Value> {

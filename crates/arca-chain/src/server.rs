@@ -21,7 +21,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use serde_json::{Value, json};
+use serde_json::{Value, json, value::RawValue};
 use std::{collections::HashMap, sync::Arc};
 use tokio::sync::mpsc;
 
@@ -105,74 +105,119 @@ fn error_response(id: Value, err: &RpcError) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": err.to_json()})
 }
 
+/// One request, borrowed from the body: only `params` is parsed further, and only by the method
+/// that needs it (most of a request's cost is building JSON trees nobody reads).
+#[derive(serde::Deserialize)]
+struct Request<'a> {
+    #[serde(borrow, default)]
+    jsonrpc: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
+}
+
 /// Handles a request body (single request or batch); `None` when nothing must be answered.
 pub fn handle_text(node: &Node, body: &[u8]) -> Option<String> {
-    let parsed: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            let err = RpcError::new(codes::PARSE_ERROR, format!("parse error: {e}"));
+    let text = match std::str::from_utf8(body) {
+        Ok(t) => t.trim_start(),
+        Err(_) => {
+            let err = RpcError::new(codes::PARSE_ERROR, "parse error: the body is not UTF-8");
             return Some(error_response(Value::Null, &err).to_string());
         }
     };
-    match parsed {
-        Value::Array(items) => {
-            if items.is_empty() {
-                let err = RpcError::new(codes::INVALID_REQUEST, "invalid request: empty batch");
-                return Some(error_response(Value::Null, &err).to_string());
-            }
-            let answers: Vec<Value> = items
-                .into_iter()
-                .filter_map(|r| handle_one(node, r))
-                .collect();
-            if answers.is_empty() {
-                None
-            } else {
-                Some(Value::Array(answers).to_string())
-            }
+    if text.starts_with('[') {
+        let items: Vec<&RawValue> = match serde_json::from_str(text) {
+            Ok(items) => items,
+            Err(e) => return Some(parse_error(e)),
+        };
+        if items.is_empty() {
+            let err = RpcError::new(codes::INVALID_REQUEST, "invalid request: empty batch");
+            return Some(error_response(Value::Null, &err).to_string());
         }
-        single => handle_one(node, single).map(|v| v.to_string()),
+        let answers: Vec<String> = items
+            .into_iter()
+            .filter_map(|r| handle_one(node, r.get()))
+            .collect();
+        if answers.is_empty() {
+            None
+        } else {
+            Some(format!("[{}]", answers.join(",")))
+        }
+    } else {
+        handle_one(node, text)
     }
 }
 
+fn parse_error(e: serde_json::Error) -> String {
+    let err = RpcError::new(codes::PARSE_ERROR, format!("parse error: {e}"));
+    error_response(Value::Null, &err).to_string()
+}
+
 /// Handles one request object; `None` for notifications (no `id`).
-fn handle_one(node: &Node, request: Value) -> Option<Value> {
-    let Value::Object(mut obj) = request else {
-        let err = RpcError::new(
-            codes::INVALID_REQUEST,
-            "invalid request: expected a JSON object",
-        );
-        return Some(error_response(Value::Null, &err));
+fn handle_one(node: &Node, text: &str) -> Option<String> {
+    let request: Request<'_> = match serde_json::from_str(text) {
+        Ok(r) => r,
+        Err(e) if e.is_syntax() || e.is_eof() => return Some(parse_error(e)),
+        Err(_) => {
+            let err = RpcError::new(
+                codes::INVALID_REQUEST,
+                "invalid request: expected a JSON object with a method",
+            );
+            return Some(error_response(Value::Null, &err).to_string());
+        }
     };
-    let id = obj.remove("id");
-    let answer_id = id.clone().unwrap_or(Value::Null);
-    if let Some(version) = obj.get("jsonrpc")
-        && version != "2.0"
+    let id = request.id.map(RawValue::get).unwrap_or("null");
+    if let Some(version) = request.jsonrpc
+        && version.get() != "\"2.0\""
     {
         let err = RpcError::new(
             codes::INVALID_REQUEST,
             "invalid request: jsonrpc must be \"2.0\"",
         );
-        return Some(error_response(answer_id, &err));
+        return Some(raw_error(id, &err));
     }
-    let method = match obj.remove("method") {
-        Some(Value::String(m)) => m,
-        _ => {
-            let err = RpcError::new(
-                codes::INVALID_REQUEST,
-                "invalid request: missing method name",
-            );
-            return Some(error_response(answer_id, &err));
-        }
+    let Some(method) = request.method else {
+        let err = RpcError::new(
+            codes::INVALID_REQUEST,
+            "invalid request: missing method name",
+        );
+        return Some(raw_error(id, &err));
     };
-    let result = node.dispatch(&method, obj.remove("params"));
-    id.as_ref()?;
+    let params = match request
+        .params
+        .map(|p| serde_json::from_str::<Value>(p.get()))
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => return Some(parse_error(e)),
+    };
+    let result = node.dispatch(&method, params);
+    request.id?;
     Some(match result {
-        Ok(value) => json!({"jsonrpc": "2.0", "id": answer_id, "result": value}),
+        Ok(value) => {
+            let mut out = String::with_capacity(64);
+            out.push_str("{\"jsonrpc\":\"2.0\",\"id\":");
+            out.push_str(id);
+            out.push_str(",\"result\":");
+            out.push_str(&value.to_string());
+            out.push('}');
+            out
+        }
         Err(err) => {
             tracing::debug!(target: "arca::chain::rpc", %method, code = err.code, message = %err.message, "rpc error");
-            error_response(answer_id, &err)
+            raw_error(id, &err)
         }
     })
+}
+
+fn raw_error(id: &str, err: &RpcError) -> String {
+    format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{}}}",
+        err.to_json()
+    )
 }
 
 enum Subscription {

@@ -71,9 +71,14 @@ fn init(args: DatasetInitArgs) -> anyhow::Result<ExitCode> {
     let outcome = (|| {
         if args.encrypted {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            for dir in [["datasets", "original"], ["datasets", "encrypted"], [".secrets", "datasets"]] {
+            for dir in [
+                ["datasets", "original"],
+                ["datasets", "encrypted"],
+                [".secrets", "datasets"],
+            ] {
                 let path = cwd.join(dir[0]).join(dir[1]);
-                std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+                std::fs::create_dir_all(&path)
+                    .with_context(|| format!("creating {}", path.display()))?;
             }
         }
         crate::cmd::app::init(&args.common, arca_client::Resource::Dataset, false)
