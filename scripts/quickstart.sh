@@ -71,6 +71,29 @@ cat > "$PROJECT/chain.json" <<JSON
 }
 JSON
 
+# 6. Seed tutorial 000, the steps that need no worker yet: an app developer's wallet, app init,
+#    app deploy, app show — the same commands as `iexec`, against the local chain.
+t=$SECONDS
+DEV_KEY=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d   # dev account 1
+W=(--keystoredir local --password quickstart)
+(
+  cd "$PROJECT"
+  "$ARCA" init --skip-wallet --force >/dev/null
+  # init writes a default chain.json; keep ours (it knows the hub)
+  cat > chain.json <<JSON
+{ "default": "arca-dev", "chains": { "arca-dev": { "id": "1337", "host": "$URL", "hub": "$HUB" } } }
+JSON
+  ls UTC--* >/dev/null 2>&1 || "$ARCA" wallet import "$DEV_KEY" "${W[@]}" >/dev/null
+  "$ARCA" app init "${W[@]}" >/dev/null
+  if [ -f deployed.json ] && grep -q '"1337"' deployed.json; then
+    echo "(app already deployed on this chain by an earlier quickstart run)"
+  else
+    echo "\$ arca app deploy"; "$ARCA" app deploy "${W[@]}"
+  fi
+  echo "\$ arca app show";   "$ARCA" app show "${W[@]}"
+)
+TIMES+=("seed 000: wallet, app init, deploy, show|$((SECONDS - t))")
+
 BLOCK="$(curl -s -XPOST "$URL" -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}')"
 echo
 echo "Arca dev chain: $URL (HTTP and WebSocket), chain id 1337, data in $HOME_DIR/chain"
