@@ -7,7 +7,7 @@ use alloy::{
     eips::eip2718::Encodable2718,
     network::TxSignerSync,
     primitives::{Address, B256, Bytes, TxKind, U256, address, b256, keccak256},
-    providers::{Provider, ProviderBuilder, WsConnect},
+    providers::Provider,
     rpc::types::Filter,
     signers::SignerSync,
 };
@@ -568,20 +568,46 @@ async fn filters_snapshots_and_time() {
 
 #[tokio::test]
 async fn websocket_subscriptions_deliver_heads_and_logs() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
     let node = node().await;
     let me = node.dev_signers()[0].clone();
-    let ws = ProviderBuilder::new()
-        .connect_ws(WsConnect::new(node.ws_url()))
+    let (mut ws, _) = tokio_tungstenite::connect_async(node.ws_url())
         .await
         .expect("ws connects");
     let http = provider(&node.http_url(), me.clone());
     let probe = ChainProbe::deploy(&http, U256::ZERO).await.unwrap();
-    let mut heads = ws.subscribe_blocks().await.unwrap().into_stream();
-    let mut logs = ws
-        .subscribe_logs(&Filter::new().address(*probe.address()))
+
+    // Reads the next text frame as JSON (5 s at most).
+    async fn next_json(
+        ws: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> serde_json::Value {
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            if let Message::Text(t) = msg {
+                return serde_json::from_str(&t).unwrap();
+            }
+        }
+    }
+    let send = |v: serde_json::Value| Message::Text(v.to_string().into());
+    ws.send(send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}),
+    ))
+    .await
+    .unwrap();
+    let heads_id = next_json(&mut ws).await["result"].clone();
+    ws.send(send(json!({"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe", "params": ["logs", {"address": probe.address()}]})))
         .await
-        .unwrap()
-        .into_stream();
+        .unwrap();
+    let logs_id = next_json(&mut ws).await["result"].clone();
+    assert_ne!(heads_id, logs_id);
+
     let receipt = probe
         .increment(U256::from(3), B256::ZERO)
         .send()
@@ -590,18 +616,39 @@ async fn websocket_subscriptions_deliver_heads_and_logs() {
         .get_receipt()
         .await
         .unwrap();
-    let head = tokio::time::timeout(std::time::Duration::from_secs(5), heads.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(head.number, receipt.block_number.unwrap());
-    let log = tokio::time::timeout(std::time::Duration::from_secs(5), logs.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(log.transaction_hash, Some(receipt.transaction_hash));
-    // Plain requests work over the socket too.
-    assert_eq!(ws.get_chain_id().await.unwrap(), 1337);
+    let (mut head, mut log) = (None, None);
+    while head.is_none() || log.is_none() {
+        let note = next_json(&mut ws).await;
+        assert_eq!(note["method"], "eth_subscription");
+        let params = &note["params"];
+        if params["subscription"] == heads_id {
+            head = Some(params["result"].clone());
+        } else if params["subscription"] == logs_id {
+            log = Some(params["result"].clone());
+        }
+    }
+    assert_eq!(
+        head.unwrap()["number"],
+        json!(format!("{:#x}", receipt.block_number.unwrap()))
+    );
+    assert_eq!(
+        log.unwrap()["transactionHash"],
+        json!(receipt.transaction_hash)
+    );
+
+    // Plain requests work over the socket too, and unsubscribing stops notifications.
+    ws.send(send(
+        json!({"jsonrpc": "2.0", "id": 3, "method": "eth_chainId", "params": []}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_json(&mut ws).await["result"], "0x539");
+    ws.send(send(
+        json!({"jsonrpc": "2.0", "id": 4, "method": "eth_unsubscribe", "params": [heads_id]}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_json(&mut ws).await["result"], true);
 }
 
 #[tokio::test]
