@@ -709,7 +709,7 @@ impl Backend {
                     .insert(tx.envelope.nonce(), tx);
                 continue;
             }
-            let cfg = self.cfg(self.impersonated.contains(&tx.sender));
+            let cfg = self.cfg();
             let result = {
                 let view = StateView {
                     state: &self.state,
@@ -730,7 +730,6 @@ impl Backend {
                     let (receipt, state) = receipt_from(
                         outcome.result,
                         outcome.state,
-                        &tx,
                         cumulative,
                         effective_gas_price,
                     );
@@ -800,12 +799,11 @@ impl Backend {
         Ok((included, rejected))
     }
 
-    fn cfg(&self, skip_signature_checks: bool) -> CfgEnv {
+    fn cfg(&self) -> CfgEnv {
         let mut cfg = CfgEnv::new();
         cfg.set_spec_and_mainnet_gas_params(SPEC);
         cfg.chain_id = self.spec.chain_id;
         // Impersonated senders may be contracts (EIP-3607 would refuse them).
-        let _ = skip_signature_checks;
         cfg.disable_eip3607 = true;
         cfg
     }
@@ -829,7 +827,7 @@ impl Backend {
             overrides,
             block_hashes: &self.block_hashes[..=number as usize],
         };
-        let mut cfg = self.cfg(true);
+        let mut cfg = self.cfg();
         // Calls are free unless a price is given, and never blocked by nonce or the EIP-7825 cap.
         cfg.disable_nonce_check = true;
         cfg.tx_gas_limit_cap = Some(u64::MAX);
@@ -1148,7 +1146,6 @@ pub fn tx_env(tx: &PendingTx) -> TxEnv {
 fn receipt_from(
     result: ExecutionResult,
     state: EvmState,
-    tx: &PendingTx,
     cumulative_before: u64,
     effective_gas_price: u128,
 ) -> (TxReceipt, EvmState) {
@@ -1169,7 +1166,6 @@ fn receipt_from(
             (false, gas.tx_gas_used(), Vec::new(), Bytes::new(), None)
         }
     };
-    let _ = tx;
     let receipt = TxReceipt {
         success,
         cumulative_gas_used: cumulative_before + gas_used,
