@@ -63,3 +63,40 @@ pub async fn call(url: &str, method: &str, params: serde_json::Value) -> serde_j
         None => panic!("{method} failed: {answer}"),
     }
 }
+
+/// Sends `increment(by, 0)` and waits for its receipt.
+pub async fn increment<P: Provider>(
+    probe: &ChainProbe::ChainProbeInstance<P>,
+    by: u64,
+) -> alloy::rpc::types::TransactionReceipt {
+    probe
+        .increment(
+            alloy::primitives::U256::from(by),
+            alloy::primitives::B256::ZERO,
+        )
+        .send()
+        .await
+        .expect("increment sent")
+        .get_receipt()
+        .await
+        .expect("increment mined")
+}
+
+/// Timestamp of the latest block.
+pub async fn latest_timestamp(p: &DynProvider) -> u64 {
+    p.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .expect("rpc answers")
+        .expect("latest block exists")
+        .header
+        .timestamp
+}
+
+/// Number of items in an array result.
+pub async fn result_len(url: &str, method: &str, params: serde_json::Value) -> usize {
+    call(url, method, params)
+        .await
+        .as_array()
+        .expect("an array result")
+        .len()
+}

@@ -1,7 +1,7 @@
 //! Persistence: a chain with a data directory comes back identical after a clean stop and after
 //! `kill -9` of the process at an arbitrary moment (never half a block).
 
-use crate::common::{ChainProbe, call, provider};
+use crate::common::{ChainProbe, call, increment, latest_timestamp, provider};
 use alloy::{
     primitives::{Address, B256, U256},
     providers::Provider,
@@ -20,25 +20,11 @@ async fn chain_survives_a_clean_restart() {
     let p = provider(&url, me.clone());
     let probe = ChainProbe::deploy(&p, U256::from(1)).await.unwrap();
     for _ in 0..3 {
-        probe
-            .increment(U256::from(2), B256::ZERO)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        increment(&probe, 2).await;
     }
     // A reverted snapshot must stay reverted on disk too.
     let snap = call(&url, "evm_snapshot", json!([])).await;
-    probe
-        .increment(U256::from(1000), B256::ZERO)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    increment(&probe, 1000).await;
     call(&url, "evm_revert", json!([snap])).await;
     call(&url, "evm_increaseTime", json!([86_400])).await;
     call(
@@ -77,27 +63,14 @@ async fn chain_survives_a_clean_restart() {
     assert_eq!(logs_before, logs_after);
     // The clock offset survived: a new block is at least a day ahead of the wall clock.
     call(&url, "evm_mine", json!([])).await;
-    let ts = p
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp;
+    let ts = latest_timestamp(&p).await;
     let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
     assert!(ts >= wall + 86_000, "time offset restored ({ts} vs {wall})");
     // And it goes on: nonces continue where they were.
-    probe
-        .increment(U256::from(1), B256::ZERO)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    increment(&probe, 1).await;
     assert_eq!(probe.counter().call().await.unwrap(), U256::from(8));
 }
 
@@ -159,14 +132,7 @@ async fn chain_survives_kill_9() {
     let probe = ChainProbe::deploy(&p, U256::ZERO).await.unwrap();
     let mut confirmed = Vec::new();
     for _ in 0..5 {
-        let r = probe
-            .increment(U256::from(1), B256::ZERO)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        let r = increment(&probe, 1).await;
         confirmed.push(r.transaction_hash);
     }
     // Then a burst in flight while the process is killed.
@@ -237,12 +203,5 @@ async fn chain_survives_kill_9() {
         mined
     );
     // The restarted chain accepts new work.
-    probe
-        .increment(U256::from(1), B256::ZERO)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    increment(&probe, 1).await;
 }

@@ -1,7 +1,9 @@
 //! JSON-RPC behaviour seen by real clients: deploy, EIP-1559 transactions, logs and filters,
 //! reverts, snapshots, time, WebSocket subscriptions and malformed input.
 
-use crate::common::{ChainProbe, call, node, provider, raw, reqwest_post};
+use crate::common::{
+    ChainProbe, call, increment, latest_timestamp, node, provider, raw, reqwest_post, result_len,
+};
 use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy},
     eips::eip2718::Encodable2718,
@@ -411,22 +413,8 @@ async fn filters_snapshots_and_time() {
     )
     .await;
     let block_filter = call(&url, "eth_newBlockFilter", json!([])).await;
-    probe
-        .increment(U256::from(1), B256::ZERO)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    probe
-        .increment(U256::from(1), B256::ZERO)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    increment(&probe, 1).await;
+    increment(&probe, 1).await;
     let changes = call(&url, "eth_getFilterChanges", json!([log_filter])).await;
     assert_eq!(changes.as_array().unwrap().len(), 2);
     assert_eq!(
@@ -435,19 +423,11 @@ async fn filters_snapshots_and_time() {
         "changes are reported once"
     );
     assert_eq!(
-        call(&url, "eth_getFilterChanges", json!([block_filter]))
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
+        result_len(&url, "eth_getFilterChanges", json!([block_filter])).await,
         2
     );
     assert_eq!(
-        call(&url, "eth_getFilterLogs", json!([log_filter]))
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
+        result_len(&url, "eth_getFilterLogs", json!([log_filter])).await,
         2
     );
     assert_eq!(
@@ -470,14 +450,7 @@ async fn filters_snapshots_and_time() {
     // Snapshot, change things, revert: state, blocks and receipts are back.
     let snap = call(&url, "evm_snapshot", json!([])).await;
     let head = p.get_block_number().await.unwrap();
-    let receipt = probe
-        .increment(U256::from(100), B256::ZERO)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = increment(&probe, 100).await;
     assert_eq!(probe.counter().call().await.unwrap(), U256::from(102));
     assert_eq!(call(&url, "evm_revert", json!([snap])).await, json!(true));
     assert_eq!(probe.counter().call().await.unwrap(), U256::from(2));
@@ -496,14 +469,7 @@ async fn filters_snapshots_and_time() {
     // The same nonce can be used again after the revert (with a fresh client: alloy caches nonces).
     let p = provider(&url, me.clone());
     let probe = ChainProbe::new(*probe.address(), &p);
-    probe
-        .increment(U256::from(1), B256::ZERO)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    increment(&probe, 1).await;
     assert_eq!(probe.counter().call().await.unwrap(), U256::from(3));
 
     // Historical reads see the past.
@@ -511,32 +477,14 @@ async fn filters_snapshots_and_time() {
     assert_eq!(at_head, U256::from(2));
 
     // Time moves: evm_increaseTime then evm_mine; evm_setNextBlockTimestamp pins the next block.
-    let before = p
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp;
+    let before = latest_timestamp(&p).await;
     call(&url, "evm_increaseTime", json!([3600])).await;
     call(&url, "evm_mine", json!([])).await;
-    let after = p
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp;
+    let after = latest_timestamp(&p).await;
     assert!(after >= before + 3600, "{before} -> {after}");
     call(&url, "evm_setNextBlockTimestamp", json!([after + 1000])).await;
     call(&url, "evm_mine", json!([])).await;
-    let pinned = p
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp;
+    let pinned = latest_timestamp(&p).await;
     assert_eq!(pinned, after + 1000);
     let (_, ts, ..) = probe
         .blockInfo()
@@ -608,14 +556,7 @@ async fn websocket_subscriptions_deliver_heads_and_logs() {
     let logs_id = next_json(&mut ws).await["result"].clone();
     assert_ne!(heads_id, logs_id);
 
-    let receipt = probe
-        .increment(U256::from(3), B256::ZERO)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = increment(&probe, 3).await;
     let (mut head, mut log) = (None, None);
     while head.is_none() || log.is_none() {
         let note = next_json(&mut ws).await;
