@@ -9,6 +9,7 @@ pub mod error;
 pub mod logs;
 pub mod result;
 pub mod runner;
+pub mod task;
 
 pub use checksum::{Checksum, DigestMatch};
 pub use env::{DatasetEnv, TaskEnv};
