@@ -52,6 +52,12 @@ pub struct Client {
     signer: Option<PrivateKeySigner>,
 }
 
+/// A transaction just submitted, or why it could not be.
+pub(crate) type Pending = std::result::Result<
+    alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+    alloy::contract::Error,
+>;
+
 /// A sent transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
@@ -60,7 +66,7 @@ pub struct Sent {
 }
 
 /// Maps a contract error to a message with the revert reason when there is one.
-fn call_err(action: &str, err: alloy::contract::Error) -> ClientError {
+pub(crate) fn call_err(action: &str, err: alloy::contract::Error) -> ClientError {
     if let Some(data) = err.as_revert_data() {
         use alloy::sol_types::SolError;
         if let Ok(revert) = alloy::sol_types::Revert::abi_decode(&data) {
@@ -168,19 +174,24 @@ impl Client {
             .ok_or_else(|| ClientError::Wallet("this command needs a wallet".into()))
     }
 
-    fn from(&self) -> Result<Address> {
+    pub(crate) fn from(&self) -> Result<Address> {
         Ok(self.signer()?.address())
     }
 
     /// Waits for a transaction's receipt and checks it succeeded.
-    async fn confirm(
+    pub(crate) async fn confirm(&self, action: &str, pending: Pending) -> Result<Sent> {
+        let receipt = self.confirm_receipt(action, pending).await?;
+        Ok(Sent {
+            tx_hash: receipt.transaction_hash,
+        })
+    }
+
+    /// Like [`Self::confirm`], returning the whole receipt (for its logs).
+    pub(crate) async fn confirm_receipt(
         &self,
         action: &str,
-        pending: std::result::Result<
-            alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
-            alloy::contract::Error,
-        >,
-    ) -> Result<Sent> {
+        pending: Pending,
+    ) -> Result<alloy::rpc::types::TransactionReceipt> {
         let pending = pending.map_err(|e| call_err(action, e))?;
         let receipt = pending
             .get_receipt()
@@ -192,9 +203,17 @@ impl Client {
                 format!("transaction {} reverted", receipt.transaction_hash),
             ));
         }
-        Ok(Sent {
-            tx_hash: receipt.transaction_hash,
-        })
+        Ok(receipt)
+    }
+
+    /// The underlying provider (for reads this client does not wrap).
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// The hub contract instance.
+    pub fn hub(&self) -> &IexecHubInstance<DynProvider> {
+        &self.hub
     }
 
     /// The hub's contract addresses (`arca info`).
@@ -531,95 +550,94 @@ impl Client {
     /// Cancels a signed order on chain (`manageXOrder` with operation CLOSE, sent by the owner).
     pub async fn cancel(&self, signed: &SignedOrder) -> Result<Sent> {
         let from = self.from()?;
-        let sign = signed.sign.clone();
         let close = 1u8;
-        let pending = match &signed.order {
-            UnsignedOrder::App(o) => {
-                let order = poco::AppOrder {
-                    app: o.app,
-                    appprice: o.appprice,
-                    volume: o.volume,
-                    tag: o.tag,
-                    datasetrestrict: o.datasetrestrict,
-                    workerpoolrestrict: o.workerpoolrestrict,
-                    requesterrestrict: o.requesterrestrict,
-                    salt: o.salt,
-                    sign,
-                };
-                let op = poco::AppOrderOperation {
-                    order,
-                    operation: close,
-                    sign: Bytes::new(),
-                };
+        let sign = Bytes::new();
+        let pending = match to_poco(signed) {
+            PocoOrder::App(order) => {
+                let op = poco::AppOrderOperation { order, operation: close, sign };
                 self.hub.manageAppOrder(op).from(from).send().await
             }
-            UnsignedOrder::Dataset(o) => {
-                let order = poco::DatasetOrder {
-                    dataset: o.dataset,
-                    datasetprice: o.datasetprice,
-                    volume: o.volume,
-                    tag: o.tag,
-                    apprestrict: o.apprestrict,
-                    workerpoolrestrict: o.workerpoolrestrict,
-                    requesterrestrict: o.requesterrestrict,
-                    salt: o.salt,
-                    sign,
-                };
-                let op = poco::DatasetOrderOperation {
-                    order,
-                    operation: close,
-                    sign: Bytes::new(),
-                };
+            PocoOrder::Dataset(order) => {
+                let op = poco::DatasetOrderOperation { order, operation: close, sign };
                 self.hub.manageDatasetOrder(op).from(from).send().await
             }
-            UnsignedOrder::Workerpool(o) => {
-                let order = poco::WorkerpoolOrder {
-                    workerpool: o.workerpool,
-                    workerpoolprice: o.workerpoolprice,
-                    volume: o.volume,
-                    tag: o.tag,
-                    category: o.category,
-                    trust: o.trust,
-                    apprestrict: o.apprestrict,
-                    datasetrestrict: o.datasetrestrict,
-                    requesterrestrict: o.requesterrestrict,
-                    salt: o.salt,
-                    sign,
-                };
-                let op = poco::WorkerpoolOrderOperation {
-                    order,
-                    operation: close,
-                    sign: Bytes::new(),
-                };
+            PocoOrder::Workerpool(order) => {
+                let op = poco::WorkerpoolOrderOperation { order, operation: close, sign };
                 self.hub.manageWorkerpoolOrder(op).from(from).send().await
             }
-            UnsignedOrder::Request(o) => {
-                let order = poco::RequestOrder {
-                    app: o.app,
-                    appmaxprice: o.appmaxprice,
-                    dataset: o.dataset,
-                    datasetmaxprice: o.datasetmaxprice,
-                    workerpool: o.workerpool,
-                    workerpoolmaxprice: o.workerpoolmaxprice,
-                    requester: o.requester,
-                    volume: o.volume,
-                    tag: o.tag,
-                    category: o.category,
-                    trust: o.trust,
-                    beneficiary: o.beneficiary,
-                    callback: o.callback,
-                    params: o.params.clone(),
-                    salt: o.salt,
-                    sign,
-                };
-                let op = poco::RequestOrderOperation {
-                    order,
-                    operation: close,
-                    sign: Bytes::new(),
-                };
+            PocoOrder::Request(order) => {
+                let op = poco::RequestOrderOperation { order, operation: close, sign };
                 self.hub.manageRequestOrder(op).from(from).send().await
             }
         };
         self.confirm("order cancel", pending).await
+    }
+}
+
+/// A signed order in the hub's ABI shape.
+pub(crate) enum PocoOrder {
+    App(poco::AppOrder),
+    Dataset(poco::DatasetOrder),
+    Workerpool(poco::WorkerpoolOrder),
+    Request(poco::RequestOrder),
+}
+
+/// Converts a signed order to the hub's ABI struct (signature included).
+pub(crate) fn to_poco(signed: &SignedOrder) -> PocoOrder {
+    let sign = signed.sign.clone();
+    match &signed.order {
+        UnsignedOrder::App(o) => PocoOrder::App(poco::AppOrder {
+            app: o.app,
+            appprice: o.appprice,
+            volume: o.volume,
+            tag: o.tag,
+            datasetrestrict: o.datasetrestrict,
+            workerpoolrestrict: o.workerpoolrestrict,
+            requesterrestrict: o.requesterrestrict,
+            salt: o.salt,
+            sign,
+        }),
+        UnsignedOrder::Dataset(o) => PocoOrder::Dataset(poco::DatasetOrder {
+            dataset: o.dataset,
+            datasetprice: o.datasetprice,
+            volume: o.volume,
+            tag: o.tag,
+            apprestrict: o.apprestrict,
+            workerpoolrestrict: o.workerpoolrestrict,
+            requesterrestrict: o.requesterrestrict,
+            salt: o.salt,
+            sign,
+        }),
+        UnsignedOrder::Workerpool(o) => PocoOrder::Workerpool(poco::WorkerpoolOrder {
+            workerpool: o.workerpool,
+            workerpoolprice: o.workerpoolprice,
+            volume: o.volume,
+            tag: o.tag,
+            category: o.category,
+            trust: o.trust,
+            apprestrict: o.apprestrict,
+            datasetrestrict: o.datasetrestrict,
+            requesterrestrict: o.requesterrestrict,
+            salt: o.salt,
+            sign,
+        }),
+        UnsignedOrder::Request(o) => PocoOrder::Request(poco::RequestOrder {
+            app: o.app,
+            appmaxprice: o.appmaxprice,
+            dataset: o.dataset,
+            datasetmaxprice: o.datasetmaxprice,
+            workerpool: o.workerpool,
+            workerpoolmaxprice: o.workerpoolmaxprice,
+            requester: o.requester,
+            volume: o.volume,
+            tag: o.tag,
+            category: o.category,
+            trust: o.trust,
+            beneficiary: o.beneficiary,
+            callback: o.callback,
+            params: o.params.clone(),
+            salt: o.salt,
+            sign,
+        }),
     }
 }

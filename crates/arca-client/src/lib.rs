@@ -4,6 +4,7 @@
 //! - [`project`]: `iexec.json`, `chain.json`, `deployed.json`, `orders.json` (typed, validated, atomic writes);
 //! - [`wallet`]: keystore selection and decryption (`--keystoredir`, `--wallet-file`, `--wallet-address`);
 //! - [`client`]: typed PoCo calls (registries, escrow, categories, order cancellation) through alloy;
+//! - [`poco`]: deals and tasks: matchOrders, views, the task lifecycle calls;
 //! - [`orders`]: EIP-712 order building, signing and hashing exactly as the SDK;
 //! - [`tags`] and [`units`]: tag names ↔ bytes32, amounts with units.
 //!
@@ -12,6 +13,7 @@
 pub mod client;
 mod error;
 pub mod orders;
+pub mod poco;
 pub mod project;
 pub mod tags;
 pub mod units;
