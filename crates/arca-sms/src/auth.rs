@@ -36,6 +36,68 @@ pub fn named_challenge(owner: Address, name: &str, value: &[u8]) -> B256 {
     )
 }
 
+/// Arca's owner operations beyond iExec, each an EIP-191 `personal_sign` of
+/// `keccak256(domain ‖ keccak256(action) ‖ keccak256(kind) ‖ address ‖ keccak256(name) ‖
+/// u64_be(n) ‖ extra)` where `address` is the secret's address (the dataset, the app, the web2
+/// owner or the requester), `name` its name (`""` for a dataset key) and:
+///
+/// | action | `n` | `extra` |
+/// |---|---|---|
+/// | `rotate` | the version the rotation creates (current + 1) | `keccak256(value)` |
+/// | `revoke` | the current version, which the revocation covers | — |
+/// | `release-log` | the unix time of the request (accepted ±300 s) | — |
+///
+/// `n` makes a captured signature useless once the secret moved on (a replayed rotation cannot
+/// roll a secret back, a replayed revocation cannot revoke a later version) or after 5 minutes.
+pub fn owner_challenge(
+    action: &str,
+    kind: &str,
+    address: Address,
+    name: &str,
+    n: u64,
+    extra: Option<B256>,
+) -> B256 {
+    let mut bytes = Vec::with_capacity(32 * 5 + 20 + 8);
+    bytes.extend_from_slice(domain_hash().as_slice());
+    bytes.extend_from_slice(keccak256(action.as_bytes()).as_slice());
+    bytes.extend_from_slice(keccak256(kind.as_bytes()).as_slice());
+    bytes.extend_from_slice(address.as_slice());
+    bytes.extend_from_slice(keccak256(name.as_bytes()).as_slice());
+    bytes.extend_from_slice(&n.to_be_bytes());
+    if let Some(extra) = extra {
+        bytes.extend_from_slice(extra.as_slice());
+    }
+    keccak256(bytes)
+}
+
+/// Challenge of a rotation to `version` with `value`: see [`owner_challenge`].
+pub fn rotate_challenge(
+    kind: &str,
+    address: Address,
+    name: &str,
+    version: u64,
+    value: &[u8],
+) -> B256 {
+    owner_challenge(
+        "rotate",
+        kind,
+        address,
+        name,
+        version,
+        Some(keccak256(value)),
+    )
+}
+
+/// Challenge of the revocation of every version up to `version`: see [`owner_challenge`].
+pub fn revoke_challenge(kind: &str, address: Address, name: &str, version: u64) -> B256 {
+    owner_challenge("revoke", kind, address, name, version, None)
+}
+
+/// Challenge of a release-log query made at unix time `at`: see [`owner_challenge`].
+pub fn log_challenge(kind: &str, address: Address, name: &str, at: u64) -> B256 {
+    owner_challenge("release-log", kind, address, name, at, None)
+}
+
 /// `WorkerpoolAuthorization` hash: `keccak256(worker ‖ taskId ‖ enclaveChallenge)`. With an
 /// empty worker and challenge (the enclave-challenge request) it is `keccak256(taskId)`.
 pub fn authorization_hash(
@@ -148,6 +210,28 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn owner_challenges_differ_by_action_kind_version_and_value() {
+        let a = Address::repeat_byte(1);
+        let base = rotate_challenge("dataset", a, "", 2, b"v");
+        assert_ne!(base, rotate_challenge("dataset", a, "", 3, b"v"));
+        assert_ne!(base, rotate_challenge("dataset", a, "", 2, b"w"));
+        assert_ne!(base, rotate_challenge("web2", a, "", 2, b"v"));
+        assert_ne!(base, rotate_challenge("dataset", a, "x", 2, b"v"));
+        assert_ne!(
+            revoke_challenge("dataset", a, "", 2),
+            log_challenge("dataset", a, "", 2)
+        );
+        // the formula, spelled out
+        let mut bytes = domain_hash().to_vec();
+        bytes.extend_from_slice(keccak256("revoke").as_slice());
+        bytes.extend_from_slice(keccak256("dataset").as_slice());
+        bytes.extend_from_slice(a.as_slice());
+        bytes.extend_from_slice(keccak256("").as_slice());
+        bytes.extend_from_slice(&2u64.to_be_bytes());
+        assert_eq!(revoke_challenge("dataset", a, "", 2), keccak256(bytes));
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub enum SmsError {
     Config(String),
 }
 
+/// Response extension naming the failed check of a denial (read by the metrics layer).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeniedCheck(pub(crate) &'static str);
+
 /// Result alias of this crate.
 pub type Result<T, E = SmsError> = std::result::Result<T, E>;
 
@@ -90,6 +94,11 @@ impl IntoResponse for SmsError {
             tracing::info!(error = %self, "request refused");
         }
         let body = serde_json::json!({ "error": [self.to_string()], "check": check });
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(check) = check {
+            // for the metrics layer: denials are counted by check
+            response.extensions_mut().insert(DeniedCheck(check));
+        }
+        response
     }
 }

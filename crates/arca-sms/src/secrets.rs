@@ -42,7 +42,7 @@ fn authorization(headers: &HeaderMap) -> Result<&str> {
         .map_err(|_| SmsError::Unauthorized("the `Authorization` header is not text".into()))
 }
 
-fn value(body: &Bytes) -> Result<&[u8]> {
+pub(crate) fn value(body: &Bytes) -> Result<&[u8]> {
     if body.len() > SECRET_MAX_SIZE {
         return Err(SmsError::TooLarge(format!(
             "the secret has {} bytes; the limit is {SECRET_MAX_SIZE}",

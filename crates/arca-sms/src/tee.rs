@@ -3,20 +3,24 @@
 //! 1. `POST /tee/challenges/{taskId}` — the scheduler (workerpool owner) gets the task's enclave
 //!    challenge address; the key is created once per task and stored sealed.
 //! 2. `POST /tee/sessions` — a worker presents the scheduler's `WorkerpoolAuthorization`; after
-//!    the on-chain checks the SMS opens a single-use session and answers iExec's
-//!    `{data: {sessionId, secretProvisioningUrl}}`.
+//!    the on-chain checks (task, deal, app measurement, the dataset order's restrictions) the SMS
+//!    opens a session pinned to the current version of each secret the task may see, and
+//!    answers iExec's `{data: {sessionId, secretProvisioningUrl}}`.
 //! 3. `POST /tee/sessions/{sessionId}/secrets` (Arca's provisioning step, in place of iExec's
 //!    CAS/SPS) — the enclave proves with a quote that it runs the app's registered measurement
 //!    and binds a session key it holds (report data = [`arca_tee::report_data::bind`] of the task
 //!    id and the 20-byte address of that key; possession is shown by its `personal_sign` of
-//!    [`release_challenge`]); the SMS then releases exactly the secrets this task may see.
+//!    [`release_challenge`]); the SMS then releases exactly the pinned secrets. The quote is
+//!    verified once per session: later releases (one per enclave stage) are signed by the
+//!    attested session key over an increasing counter ([`follow_up_challenge`]).
 
 use crate::auth::{self, parse_b256};
 use crate::chain::{DealView, TASK_STATUS, TaskView};
 use crate::error::{Result, SmsError};
+use crate::log::Released;
 use crate::secrets::{APP_DEVELOPER_SECRET_INDEX, key_of};
 use crate::server::State;
-use crate::store::SecretKind;
+use crate::store::{Pin, SecretKind, Session};
 use alloy::primitives::{Address, B256, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 use arca_tee::{Collateral, Evidence, TeeError};
@@ -219,69 +223,250 @@ fn result_encryption(deal: &DealView) -> bool {
         .unwrap_or(false)
 }
 
-/// The secrets the task may see, as the environment iExec gives each stage (§4.2); denies if
-/// one the deal needs is missing, so the worker learns it before running anything.
-fn task_secrets(s: &State, deal: &DealView) -> Result<(BTreeMap<String, String>, Vec<String>)> {
-    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
-    let mut env = BTreeMap::new();
-    // names of the released secrets, for the release log (values never go there)
-    let mut names = Vec::new();
+/// The environment variable(s) and secret a deal entitles its task to, each pinned to the
+/// secret's current version; denies if one the deal needs is missing or revoked, so the worker
+/// learns it before running anything.
+fn pins(s: &State, deal: &DealView) -> Result<Vec<Pin>> {
+    // (kind, owner, name, environment variables, the denial if it is missing — None: optional)
+    type Wanted = (SecretKind, String, String, Vec<String>, Option<SmsError>);
+    let mut wanted: Vec<Wanted> = Vec::new();
     if deal.dataset != Address::ZERO {
-        let key = s
-            .store
-            .get(SecretKind::Dataset, &key_of(deal.dataset), "")?
-            .ok_or_else(|| {
-                SmsError::denied(
-                    "dataset-key-missing",
-                    format!(
-                        "the owner of dataset {} has not pushed its key to this SMS",
-                        deal.dataset
-                    ),
-                )
-            })?;
-        env.insert("IEXEC_DATASET_KEY".into(), text(key));
-        names.push(format!("dataset:{}", key_of(deal.dataset)));
+        wanted.push((
+            SecretKind::Dataset,
+            key_of(deal.dataset),
+            String::new(),
+            vec!["IEXEC_DATASET_KEY".into()],
+            Some(SmsError::denied(
+                "dataset-key-missing",
+                format!(
+                    "the owner of dataset {} has not pushed its key to this SMS",
+                    deal.dataset
+                ),
+            )),
+        ));
     }
-    if let Some(secret) = s.store.get(
+    // optional: an app without a developer secret runs without one
+    wanted.push((
         SecretKind::App,
-        &key_of(deal.app),
-        APP_DEVELOPER_SECRET_INDEX,
-    )? {
-        let secret = text(secret);
-        env.insert("IEXEC_APP_DEVELOPER_SECRET".into(), secret.clone());
-        env.insert("IEXEC_APP_DEVELOPER_SECRET_1".into(), secret);
-        names.push(format!("app:{}:1", key_of(deal.app)));
-    }
+        key_of(deal.app),
+        APP_DEVELOPER_SECRET_INDEX.into(),
+        vec![
+            "IEXEC_APP_DEVELOPER_SECRET".into(),
+            "IEXEC_APP_DEVELOPER_SECRET_1".into(),
+        ],
+        None,
+    ));
     // Only the deal's own requester's namespace is looked up: a name cannot reach another
     // requester's secret.
     for (index, name) in requested_secrets(deal)? {
-        let secret = s.store.get(SecretKind::Requester, &key_of(deal.requester), &name)?.ok_or_else(|| {
-            SmsError::denied(
-                "requester-secret-missing",
-                format!("the deal's requester {} has no secret `{name}` (asked as iexec_secrets[{index}])", deal.requester),
-            )
-        })?;
-        env.insert(format!("IEXEC_REQUESTER_SECRET_{index}"), text(secret));
-        names.push(format!("requester:{}:{name}", key_of(deal.requester)));
-    }
-    if result_encryption(deal) {
-        let key = s
-            .store
-            .get(SecretKind::Web2, &key_of(deal.beneficiary), "iexec-result-encryption-public-key")?
-            .ok_or_else(|| {
-                SmsError::denied(
-                    "result-key-missing",
-                    format!("the deal asks for result encryption but beneficiary {} pushed no `iexec-result-encryption-public-key`", deal.beneficiary),
-                )
-            })?;
-        env.insert("RESULT_ENCRYPTION".into(), "true".into());
-        env.insert("RESULT_ENCRYPTION_PUBLIC_KEY".into(), text(key));
-        names.push(format!(
-            "web2:{}:iexec-result-encryption-public-key",
-            key_of(deal.beneficiary)
+        let missing = SmsError::denied(
+            "requester-secret-missing",
+            format!(
+                "the deal's requester {} has no secret `{name}` (asked as iexec_secrets[{index}])",
+                deal.requester
+            ),
+        );
+        wanted.push((
+            SecretKind::Requester,
+            key_of(deal.requester),
+            name,
+            vec![format!("IEXEC_REQUESTER_SECRET_{index}")],
+            Some(missing),
         ));
     }
-    Ok((env, names))
+    if result_encryption(deal) {
+        wanted.push((
+            SecretKind::Web2,
+            key_of(deal.beneficiary),
+            RESULT_KEY_NAME.into(),
+            vec!["RESULT_ENCRYPTION_PUBLIC_KEY".into()],
+            Some(SmsError::denied(
+                "result-key-missing",
+                format!(
+                    "the deal asks for result encryption but beneficiary {} pushed no `{RESULT_KEY_NAME}`",
+                    deal.beneficiary
+                ),
+            )),
+        ));
+    }
+    let mut out = Vec::with_capacity(wanted.len());
+    for (kind, owner, name, env, missing) in wanted {
+        let Some(meta) = s.store.meta(kind, &owner, &name)? else {
+            match missing {
+                Some(denial) => return Err(denial),
+                None => continue,
+            }
+        };
+        let pin = Pin {
+            kind,
+            owner,
+            name,
+            version: meta.version,
+            env,
+        };
+        if let Some(r) = meta.revocation_of(meta.version) {
+            return Err(revoked(&pin, r));
+        }
+        out.push(pin);
+    }
+    Ok(out)
+}
+
+/// The name iExec gives a beneficiary's result-encryption public key (web2 secret).
+pub const RESULT_KEY_NAME: &str = "iexec-result-encryption-public-key";
+
+/// The label of a secret in the release log and in denials: `kind:owner[:name]`.
+pub fn label(kind: SecretKind, owner: &str, name: &str) -> String {
+    if name.is_empty() {
+        format!("{}:{owner}", kind.as_str())
+    } else {
+        format!("{}:{owner}:{name}", kind.as_str())
+    }
+}
+
+fn revoked(pin: &Pin, r: &crate::store::Revocation) -> SmsError {
+    SmsError::denied(
+        "secret-revoked",
+        format!(
+            "secret {} version {} was revoked by {} at {} (unix {}); it is never released again",
+            label(pin.kind, &pin.owner, &pin.name),
+            pin.version,
+            r.by,
+            crate::server::rfc3339(r.at),
+            r.at
+        ),
+    )
+}
+
+/// The pinned secrets' values as the stage environment (§4.2), and what the log records.
+/// A revocation since the session opened is a denial.
+fn pinned_env(
+    s: &State,
+    deal: &DealView,
+    pins: &[Pin],
+) -> Result<(BTreeMap<String, String>, Vec<Released>)> {
+    let mut env = BTreeMap::new();
+    let mut released = Vec::with_capacity(pins.len());
+    for pin in pins {
+        let meta = s.store.meta(pin.kind, &pin.owner, &pin.name)?;
+        if let Some(r) = meta.as_ref().and_then(|m| m.revocation_of(pin.version)) {
+            return Err(revoked(pin, r));
+        }
+        let value = s
+            .store
+            .get_version(pin.kind, &pin.owner, &pin.name, pin.version)?
+            .ok_or_else(|| {
+                SmsError::Store(format!(
+                    "version {} of {} vanished",
+                    pin.version,
+                    label(pin.kind, &pin.owner, &pin.name)
+                ))
+            })?;
+        let value = String::from_utf8_lossy(&value).into_owned();
+        for name in &pin.env {
+            env.insert(name.clone(), value.clone());
+        }
+        released.push(Released {
+            secret: label(pin.kind, &pin.owner, &pin.name),
+            version: pin.version,
+        });
+    }
+    if result_encryption(deal) {
+        env.insert("RESULT_ENCRYPTION".into(), "true".into());
+    }
+    Ok((env, released))
+}
+
+/// The deal's dataset order must still allow this task's app, workerpool and requester. The
+/// hub enforced the restrictions when it matched the deal, but a restriction naming an ERC-734
+/// group is evaluated again here: a member removed from the group since no longer receives the
+/// dataset key. The order itself is read once per deal (it never changes).
+async fn check_dataset_order(s: &State, deal_id: B256, deal: &DealView) -> Result<()> {
+    if deal.dataset == Address::ZERO {
+        return Ok(());
+    }
+    let cached = s
+        .orders
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&deal_id)
+        .cloned();
+    let order = match cached {
+        Some(order) => order,
+        None => {
+            let order = s.chain.dataset_order(deal_id, deal.start_time).await?;
+            s.orders
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(deal_id, order.clone());
+            order
+        }
+    };
+    for (restriction, account, role, check) in [
+        (order.apprestrict, deal.app, "app", "dataset-app-restricted"),
+        (
+            order.workerpoolrestrict,
+            deal.workerpool,
+            "workerpool",
+            "dataset-workerpool-restricted",
+        ),
+        (
+            order.requesterrestrict,
+            deal.requester,
+            "requester",
+            "dataset-requester-restricted",
+        ),
+    ] {
+        if !s.chain.restriction_allows(restriction, account).await? {
+            return Err(SmsError::denied(
+                check,
+                format!(
+                    "the dataset order of dataset {} restricts the {role} to {restriction}; this task's {role} is {account}{}",
+                    deal.dataset,
+                    if restriction == account {
+                        ""
+                    } else {
+                        " (not that account, nor a member of that group)"
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a task is entitled to, from the chain: its deal and its app's measurement.
+#[derive(Debug, Clone)]
+pub(crate) struct Entitlement {
+    pub(crate) deal: DealView,
+    pub(crate) measurement: String,
+}
+
+/// The task is ACTIVE, a TEE task of a TEE app, and the deal's dataset order allows it. With
+/// `cached`, a result younger than the configured chain cache is reused (releases within a
+/// session); session creation always reads the chain.
+pub(crate) async fn entitlement(s: &State, task_id: B256, cached: bool) -> Result<Entitlement> {
+    if cached
+        && let Some((at, e)) = s
+            .entitlements
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&task_id)
+        && at.elapsed() < s.chain_cache
+    {
+        return Ok(e.clone());
+    }
+    let (task, deal) = active_task(s, task_id).await?;
+    let measurement = app_measurement(s, &deal).await?;
+    check_dataset_order(s, task.deal_id, &deal).await?;
+    let e = Entitlement { deal, measurement };
+    let mut cache = s.entitlements.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= 10_000 {
+        let ttl = s.chain_cache;
+        cache.retain(|_, (at, _)| at.elapsed() < ttl);
+    }
+    cache.insert(task_id, (std::time::Instant::now(), e.clone()));
+    Ok(e)
 }
 
 /// Session checks shared by session creation and release: the worker authorization, the
@@ -328,7 +513,8 @@ async fn check_authorization(
     Ok(())
 }
 
-/// `POST /tee/sessions`: opens a single-use session for an authorized worker.
+/// `POST /tee/sessions`: opens a session for an authorized worker, pinning the current version
+/// of every secret the task will receive.
 #[tracing::instrument(skip_all, fields(task_id))]
 pub(crate) async fn create_session(
     AxState(s): AxState<State>,
@@ -352,19 +538,22 @@ pub(crate) async fn create_session(
     )?;
     let (_, deal) = active_task(&s, task_id).await?;
     check_authorization(&s, task_id, &deal, worker, enclave, wa.signature.as_str()).await?;
-    app_measurement(&s, &deal).await?;
-    task_secrets(&s, &deal)?;
+    let entitled = entitlement(&s, task_id, false).await?;
+    let pins = pins(&s, &entitled.deal)?;
     let mut rng = rand::thread_rng();
     let prefix: String = (0..10)
         .map(|_| rng.sample(rand::distributions::Alphanumeric) as char)
         .collect();
     let session_id = format!("{prefix}0000{task_id}");
-    s.store.create_session(
-        &session_id,
-        &format!("{task_id}"),
-        &key_of(worker),
-        crate::server::unix_now(),
-    )?;
+    s.store.create_session(&Session {
+        id: session_id.clone(),
+        task_id: format!("{task_id}"),
+        worker: key_of(worker),
+        created: crate::server::unix_now(),
+        pins,
+        session_key: None,
+        counter: 0,
+    })?;
     tracing::info!(%worker, session_id, "TEE session created");
     Ok(Json(json!({ "data": {
         "sessionId": session_id,
@@ -372,20 +561,40 @@ pub(crate) async fn create_session(
     }})))
 }
 
-/// The enclave's release request.
+/// The enclave's release request: the attested release carries `quote` (and `sessionKey`,
+/// `collateral`); a follow-up release carries only `counter` and `signature`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ReleaseRequest {
-    /// The DCAP quote, hex.
-    quote: String,
+    /// The DCAP quote, hex (attested release only).
+    #[serde(default)]
+    quote: Option<String>,
     /// The address of the enclave's session key (bound in the quote's report data).
-    session_key: String,
-    /// `personal_sign(release_challenge(sessionId))` by the session key.
+    #[serde(default)]
+    session_key: Option<String>,
+    /// Attested release: `personal_sign(release_challenge(sessionId))`; follow-up release:
+    /// `personal_sign(follow_up_challenge(sessionId, counter))`; by the session key.
     signature: String,
+    /// Follow-up release number, above the session's last one.
+    #[serde(default)]
+    counter: Option<u64>,
     /// Collateral JSON for the quote (Intel-signed, so it may come from the enclave); in `--dev`
     /// mode the dev PKI's is used when absent.
     #[serde(default)]
     collateral: Option<Value>,
+}
+
+/// The message a session key signs for follow-up release `counter` (≥ 1) of a session:
+/// `keccak256("arca-sms/release/v1" ‖ sessionId ‖ u64_be(counter))`, EIP-191 signed.
+pub fn follow_up_challenge(session_id: &str, counter: u64) -> B256 {
+    keccak256(
+        [
+            b"arca-sms/release/v1".as_slice(),
+            session_id.as_bytes(),
+            &counter.to_be_bytes(),
+        ]
+        .concat(),
+    )
 }
 
 fn quote_denial(e: TeeError) -> SmsError {
@@ -399,7 +608,10 @@ fn quote_denial(e: TeeError) -> SmsError {
     SmsError::denied(check, e.to_string())
 }
 
-/// `POST /tee/sessions/{sessionId}/secrets`: releases the task's secrets to an attested enclave.
+/// `POST /tee/sessions/{sessionId}/secrets`: releases the task's pinned secrets to the attested
+/// enclave. The first release verifies the quote (which binds the session key); later ones
+/// prove possession of that key with a signature over an increasing counter, so the quote is
+/// verified once per session.
 #[tracing::instrument(skip_all, fields(task_id, session_id = %session_id))]
 pub(crate) async fn release(
     AxState(s): AxState<State>,
@@ -407,36 +619,61 @@ pub(crate) async fn release(
     body: Bytes,
 ) -> Result<Json<Value>> {
     let req: ReleaseRequest = parse_json(&body, "release request JSON")?;
-    let (task, worker, created, used) = s
+    let session = s
         .store
         .session(&session_id)?
         .ok_or_else(|| SmsError::NotFound(format!("no session {session_id}")))?;
-    tracing::Span::current().record("task_id", tracing::field::display(&task));
-    if used {
-        return Err(SmsError::denied(
-            "session-replayed",
-            format!(
-                "session {session_id} already released its secrets; the worker must open a new session"
-            ),
-        ));
-    }
+    tracing::Span::current().record("task_id", tracing::field::display(&session.task_id));
     let now = crate::server::unix_now();
-    if now.saturating_sub(created) > s.session_ttl {
+    if now.saturating_sub(session.created) > s.session_ttl {
         return Err(SmsError::denied(
             "session-expired",
             format!(
                 "session {session_id} expired {}s after creation (limit {}s)",
-                now - created,
+                now - session.created,
                 s.session_ttl
             ),
         ));
     }
-    let task_id = parse_b256(&task, "task id")?;
-    // The chain may have moved since the session was opened (task completed, app changed owner).
-    let (_, deal) = active_task(&s, task_id).await?;
-    let measurement = app_measurement(&s, &deal).await?;
-    let session_key = auth::parse_address(&req.session_key, "sessionKey")?;
-    let holder = auth::recover(&req.signature, release_challenge(&session_id))?;
+    let task_id = parse_b256(&session.task_id, "task id")?;
+    match (&req.quote, req.counter) {
+        (Some(_), Some(_)) => Err(SmsError::BadRequest(
+            "a release carries either `quote` (the attested release) or `counter` (a follow-up), not both".into(),
+        )),
+        (Some(quote), None) => attested_release(&s, &session, task_id, quote, &req, now).await,
+        (None, Some(counter)) => follow_up_release(&s, &session, task_id, counter, &req, now).await,
+        (None, None) => Err(SmsError::BadRequest(
+            "missing `quote` (the attested release) or `counter` (a follow-up release)".into(),
+        )),
+    }
+}
+
+async fn attested_release(
+    s: &State,
+    session: &Session,
+    task_id: B256,
+    quote: &str,
+    req: &ReleaseRequest,
+    now: u64,
+) -> Result<Json<Value>> {
+    let session_id = &session.id;
+    if session.session_key.is_some() {
+        return Err(SmsError::denied(
+            "session-replayed",
+            format!(
+                "session {session_id} already released its secrets to an attested enclave; the worker must open a new session"
+            ),
+        ));
+    }
+    // The chain may have moved since the session was opened (task completed, group changed).
+    let entitled = entitlement(s, task_id, false).await?;
+    let session_key = auth::parse_address(
+        req.session_key.as_deref().ok_or_else(|| {
+            SmsError::BadRequest("missing `sessionKey` (the address the quote binds)".into())
+        })?,
+        "sessionKey",
+    )?;
+    let holder = auth::recover(&req.signature, release_challenge(session_id))?;
     if holder != session_key {
         return Err(SmsError::denied(
             "session-key-proof",
@@ -445,7 +682,7 @@ pub(crate) async fn release(
             ),
         ));
     }
-    let quote = hex::decode(req.quote.trim().trim_start_matches("0x"))
+    let quote = hex::decode(quote.trim().trim_start_matches("0x"))
         .map_err(|_| SmsError::BadRequest("quote is not hex".into()))?;
     let collateral = match (&req.collateral, &s.dev_pki) {
         (Some(c), _) => Collateral::from_json(c.to_string().as_bytes())
@@ -465,38 +702,123 @@ pub(crate) async fn release(
             now,
             task_id.as_ref(),
             session_key.as_slice(),
-            &[measurement],
+            &[&entitled.measurement],
         )
         .map_err(quote_denial)?;
-    let challenge = challenge_key(&s, task_id)?
-        .ok_or_else(|| SmsError::Store("enclave challenge vanished".into()))?;
-    let (mut env, names) = task_secrets(&s, &deal)?;
-    if !s.store.consume_session(&session_id)? {
+    // Claim the session before reading any value: of two racing enclaves, one wins.
+    if !s.store.attest_session(session_id, &key_of(session_key))? {
         return Err(SmsError::denied(
             "session-replayed",
             format!("session {session_id} already released its secrets"),
         ));
     }
     let measurement = hex::encode(claims.measurements.primary());
+    tracing::info!(anchor = ?claims.trust_anchor, %session_key, "enclave attested");
+    serve(s, session, &entitled.deal, &measurement, 0, now)
+}
+
+async fn follow_up_release(
+    s: &State,
+    session: &Session,
+    task_id: B256,
+    counter: u64,
+    req: &ReleaseRequest,
+    now: u64,
+) -> Result<Json<Value>> {
+    let session_id = &session.id;
+    if req.session_key.is_some() || req.collateral.is_some() {
+        return Err(SmsError::BadRequest(
+            "a follow-up release carries only `counter` and `signature`".into(),
+        ));
+    }
+    let Some(key) = &session.session_key else {
+        return Err(SmsError::denied(
+            "session-not-attested",
+            format!(
+                "session {session_id} has no attested enclave yet: its first release must carry the quote"
+            ),
+        ));
+    };
+    if counter == 0 {
+        return Err(SmsError::BadRequest(
+            "`counter` starts at 1 (0 is the attested release)".into(),
+        ));
+    }
+    let holder = auth::recover(&req.signature, follow_up_challenge(session_id, counter))?;
+    if key_of(holder) != *key {
+        return Err(SmsError::denied(
+            "session-key-proof",
+            format!(
+                "follow-up release {counter} is signed by {holder}, not by the session key {key} the enclave attested"
+            ),
+        ));
+    }
+    let entitled = entitlement(s, task_id, true).await?;
+    if !s.store.advance_session(session_id, counter)? {
+        return Err(SmsError::denied(
+            "session-replayed",
+            format!(
+                "release {counter} of session {session_id} was already served, or a later one was (counters must increase)"
+            ),
+        ));
+    }
+    serve(
+        s,
+        session,
+        &entitled.deal,
+        &entitled.measurement,
+        counter,
+        now,
+    )
+}
+
+/// Reads the pinned versions, logs the release and answers the stage environment.
+fn serve(
+    s: &State,
+    session: &Session,
+    deal: &DealView,
+    measurement: &str,
+    counter: u64,
+    now: u64,
+) -> Result<Json<Value>> {
+    let task_id = parse_b256(&session.task_id, "task id")?;
+    // the raw key: deriving its address (a scalar multiplication) is not needed here
+    let challenge = s
+        .store
+        .get(SecretKind::EnclaveChallenge, &format!("{task_id}"), "")?
+        .ok_or_else(|| SmsError::Store("enclave challenge vanished".into()))?;
+    let (mut env, released) = pinned_env(s, deal, &session.pins)?;
     let entry = s.store.append_release(crate::log::Release {
         seq: 0,
         at: now,
-        task_id: task.clone(),
-        session_id: session_id.clone(),
-        worker: worker.clone(),
-        measurement: measurement.clone(),
-        secrets: names,
+        task_id: session.task_id.clone(),
+        session_id: session.id.clone(),
+        counter,
+        worker: session.worker.clone(),
+        measurement: measurement.to_owned(),
+        secrets: released,
         prev: B256::ZERO,
         hash: B256::ZERO,
+        mac: B256::ZERO,
     })?;
-    env.insert("IEXEC_TASK_ID".into(), task.clone());
-    env.insert("SIGN_WORKER_ADDRESS".into(), worker);
+    s.metrics.released(entry.secrets.len());
+    env.insert("IEXEC_TASK_ID".into(), session.task_id.clone());
+    env.insert("SIGN_WORKER_ADDRESS".into(), session.worker.clone());
     env.insert(
         "SIGN_TEE_CHALLENGE_PRIVATE_KEY".into(),
-        format!("0x{}", hex::encode(challenge.to_bytes())),
+        format!("0x{}", hex::encode(challenge)),
     );
-    tracing::info!(log_seq = entry.seq, measurement, anchor = ?claims.trust_anchor, secrets = env.len(), "secrets released");
-    Ok(Json(
-        json!({ "taskId": task, "measurement": measurement, "environment": env }),
-    ))
+    tracing::debug!(
+        log_seq = entry.seq,
+        counter,
+        measurement,
+        secrets = env.len(),
+        "secrets released"
+    );
+    Ok(Json(json!({
+        "taskId": session.task_id,
+        "measurement": measurement,
+        "counter": counter,
+        "environment": env,
+    })))
 }

@@ -108,15 +108,22 @@ async fn an_attested_enclave_receives_exactly_its_tasks_secrets() {
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].task_id, task.to_string());
     assert_eq!(log[0].measurement, v["measurement"].as_str().unwrap());
+    let released: Vec<(String, u64)> = log[0]
+        .secrets
+        .iter()
+        .map(|r| (r.secret.clone(), r.version))
+        .collect();
     assert_eq!(
-        log[0].secrets,
+        released,
         [
-            format!("dataset:{:#x}", fx.dataset),
-            format!("app:{:#x}:1", fx.tee_app),
-            format!("requester:{:#x}:mail", fx.requester.address()),
+            (format!("dataset:{:#x}", fx.dataset), 1),
+            (format!("app:{:#x}:1", fx.tee_app), 1),
+            (format!("requester:{:#x}:mail", fx.requester.address()), 1),
         ]
     );
-    arca_sms::log::verify(&log).unwrap();
+    arca_sms::log::verify(&log, None).unwrap();
+    let (_, verdict) = fx.store.verify_log().unwrap();
+    verdict.unwrap();
     assert!(!serde_json::to_string(&log).unwrap().contains("alice@"));
 
     // a session releases once

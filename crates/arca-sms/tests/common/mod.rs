@@ -34,6 +34,14 @@ mod typed {
     }
 }
 
+/// Restrictions of the fixture's dataset order (zero = none).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Restrict {
+    pub app: Address,
+    pub workerpool: Address,
+    pub requester: Address,
+}
+
 pub const APP_IMAGE: &str =
     "sha256:00000000000000000000000000000000000000000000000000000000000000a1";
 pub const OTHER_IMAGE: &str =
@@ -179,6 +187,32 @@ impl Fx {
         requester: &PrivateKeySigner,
         initialize: bool,
     ) -> B256 {
+        self.match_task(
+            app,
+            tee,
+            with_dataset,
+            params,
+            requester,
+            initialize,
+            Restrict::default(),
+        )
+        .await
+        .expect("matchOrders")
+    }
+
+    /// [`task`](Self::task) whose dataset order carries `restrict`; the hub's refusal to match
+    /// is returned as its error text.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn match_task(
+        &self,
+        app: Address,
+        tee: bool,
+        with_dataset: bool,
+        params: &str,
+        requester: &PrivateKeySigner,
+        initialize: bool,
+        restrict: Restrict,
+    ) -> Result<B256, String> {
         let tag = B256::with_last_byte(if tee { 0x01 } else { 0 });
         let app_order = typed::AppOrder {
             app,
@@ -199,9 +233,9 @@ impl Fx {
             datasetprice: U256::ZERO,
             volume: U256::from(if with_dataset { 1000 } else { 0 }),
             tag: B256::ZERO,
-            apprestrict: Address::ZERO,
-            workerpoolrestrict: Address::ZERO,
-            requesterrestrict: Address::ZERO,
+            apprestrict: restrict.app,
+            workerpoolrestrict: restrict.workerpool,
+            requesterrestrict: restrict.requester,
             salt: if with_dataset { salt() } else { B256::ZERO },
         };
         let pool_order = typed::WorkerpoolOrder {
@@ -252,9 +286,9 @@ impl Fx {
             datasetprice: U256::ZERO,
             volume: dataset_order.volume,
             tag: B256::ZERO,
-            apprestrict: Address::ZERO,
-            workerpoolrestrict: Address::ZERO,
-            requesterrestrict: Address::ZERO,
+            apprestrict: restrict.app,
+            workerpoolrestrict: restrict.workerpool,
+            requesterrestrict: restrict.requester,
             salt: dataset_order.salt,
             sign: if with_dataset {
                 sign(
@@ -300,7 +334,7 @@ impl Fx {
             sign: sign(requester, request.eip712_signing_hash(&self.domain)),
         };
         let call = self.hub.matchOrders(a, d, w, r).from(requester.address());
-        let deal_id = call.call().await.expect("matchOrders");
+        let deal_id = call.call().await.map_err(|e| e.to_string())?;
         send!(call);
         let task_id = keccak256([deal_id.as_slice(), &U256::ZERO.to_be_bytes::<32>()].concat());
         if initialize {
@@ -310,7 +344,7 @@ impl Fx {
                     .from(self.scheduler.address())
             );
         }
-        task_id
+        Ok(task_id)
     }
 
     // ------------------------------------------------------------ HTTP
@@ -485,6 +519,39 @@ impl Fx {
         .await
     }
 
+    /// A follow-up release: `counter` signed by `key`.
+    pub async fn follow_up(
+        &self,
+        sms_url: &str,
+        session_id: &str,
+        counter: u64,
+        key: &PrivateKeySigner,
+    ) -> (u16, String) {
+        let body = serde_json::json!({
+            "counter": counter,
+            "signature": Self::sig(key, arca_sms::tee::follow_up_challenge(session_id, counter)),
+        });
+        call(
+            &self.http,
+            &format!("{sms_url}/tee/sessions/{session_id}/secrets"),
+            "POST",
+            None,
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// Writes a storage slot directly (`anvil_setStorageAt`): the test plays a group owner
+    /// editing its membership.
+    pub async fn set_storage(&self, address: Address, slot: B256, value: B256) {
+        let ok: bool = self
+            .provider
+            .raw_request("anvil_setStorageAt".into(), (address, slot, value))
+            .await
+            .expect("anvil_setStorageAt");
+        assert!(ok);
+    }
+
     pub async fn release(&self, session_id: &str, task: B256, image: &str) -> (u16, String) {
         let key = PrivateKeySigner::random();
         self.release_at(&self.sms.url(), session_id, task, image, &key, &key)
@@ -523,6 +590,32 @@ pub async fn start_sms_with(
     let handle = arca_sms::spawn("127.0.0.1:0".parse().unwrap(), config, store.clone())
         .await
         .expect("sms");
+    (handle, store)
+}
+
+/// An SMS on a SQLite file (to edit rows behind its back) with the given chain cache.
+pub async fn start_sms_on_file(
+    rpc: &str,
+    hub: Address,
+    path: &std::path::Path,
+    chain_cache: std::time::Duration,
+) -> (SmsHandle, Arc<SqliteStore>) {
+    let store = Arc::new(SqliteStore::open(path, MasterKey::new(rand_key())).unwrap());
+    let config = Config {
+        rpc_url: rpc.into(),
+        hub,
+        dev: true,
+        public_url: None,
+        session_ttl: 300,
+    };
+    let handle = arca_sms::spawn_with(
+        "127.0.0.1:0".parse().unwrap(),
+        config,
+        arca_sms::Tuning { chain_cache },
+        store.clone(),
+    )
+    .await
+    .expect("sms");
     (handle, store)
 }
 
