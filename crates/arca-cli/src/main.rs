@@ -5,6 +5,7 @@
 
 mod cmd;
 mod output;
+mod sms_client;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -53,6 +54,12 @@ enum Command {
     Info(output::Common),
     /// Run the Secret Management Service (iexec-compatible secrets, attested release to TEE tasks).
     Sms(cmd::sms::SmsArgs),
+    /// Beneficiary result encryption: key pair, SMS push/check, decryption.
+    #[command(subcommand)]
+    Result(cmd::result::ResultCommand),
+    /// Requester secrets in the SMS: push-secret, check-secret.
+    #[command(subcommand)]
+    Requester(cmd::secret::RequesterCommand),
     /// Run the market API (orderbook, the iexecGateway of chain.json).
     Market(cmd::market::MarketArgs),
 }
@@ -75,6 +82,8 @@ fn main() -> ExitCode {
         Command::Info(common) => cmd::info::run(common),
         Command::Sms(args) => cmd::sms::run(args),
         Command::Market(args) => cmd::market::run(args),
+        Command::Result(command) => cmd::result::run(command),
+        Command::Requester(command) => cmd::secret::run_requester(command),
     };
     match outcome {
         Ok(code) => code,

@@ -35,6 +35,9 @@ pub(crate) struct Common {
     /// Never ask: overwrite or proceed.
     #[arg(long)]
     pub force: bool,
+    /// No spinners, progress bars or notices on stderr (results and errors are still printed).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// A command's successful result: the `--raw` fields and the human text.
@@ -98,7 +101,7 @@ pub(crate) fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> an
 
 /// A spinner on stderr for human mode on a terminal; hidden otherwise.
 pub(crate) fn spinner(raw: bool, message: &str) -> ProgressBar {
-    if raw || !std::io::stderr().is_terminal() {
+    if raw || quiet() || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -107,7 +110,50 @@ pub(crate) fn spinner(raw: bool, message: &str) -> ProgressBar {
     bar
 }
 
+/// `--quiet` anywhere on the command line (read once; spinners and notices consult it).
+pub(crate) fn quiet() -> bool {
+    static QUIET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *QUIET.get_or_init(|| std::env::args().any(|a| a == "--quiet"))
+}
+
+/// A notice on stderr (human mode only, silenced by `--quiet`).
+pub(crate) fn notice(raw: bool, text: impl std::fmt::Display) {
+    if !raw && !quiet() {
+        eprintln!("ℹ {text}");
+    }
+}
+
 impl Common {
+    /// The selected chain of chain.json: its name and entry.
+    pub(crate) fn chain_conf(
+        &self,
+        project: &Project,
+    ) -> anyhow::Result<(String, arca_client::project::ChainConf)> {
+        Ok(project.chain_json()?.select(self.chain.as_deref())?)
+    }
+
+    /// The SMS of the selected chain.
+    pub(crate) fn sms(&self, project: &Project) -> anyhow::Result<crate::sms_client::SmsClient> {
+        let (name, conf) = self.chain_conf(project)?;
+        let url = conf.sms.with_context(|| {
+            format!(
+                "chain.json: chains.{name}.sms is missing: set it to the SMS URL (`arca sms` listens on http://127.0.0.1:13300)"
+            )
+        })?;
+        Ok(crate::sms_client::SmsClient::new(&url))
+    }
+
+    /// The wallet's signer (decrypting the keystore).
+    pub(crate) fn signer(
+        &self,
+        project: &Project,
+    ) -> anyhow::Result<alloy::signers::local::PrivateKeySigner> {
+        Ok(self
+            .wallet_options(project, false)?
+            .load(project.dir())?
+            .signer)
+    }
+
     /// The project in the current directory.
     pub(crate) fn project(&self) -> anyhow::Result<Project> {
         Ok(Project::new(
@@ -173,14 +219,9 @@ impl Common {
     }
 }
 
-/// Reads a line from the terminal after printing `prompt` on stderr.
-fn ask(prompt: &str) -> anyhow::Result<String> {
-    use std::io::Write;
-    eprint!("{prompt}");
-    std::io::stderr().flush().ok();
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .context("reading the password")?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+/// Reads a password or secret from the terminal without echoing it, after printing `prompt` on stderr.
+pub(crate) fn ask(prompt: &str) -> anyhow::Result<String> {
+    let term = console::Term::stderr();
+    term.write_str(prompt).ok();
+    term.read_secure_line().context("reading from the terminal")
 }

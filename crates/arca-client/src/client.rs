@@ -554,19 +554,35 @@ impl Client {
         let sign = Bytes::new();
         let pending = match to_poco(signed) {
             PocoOrder::App(order) => {
-                let op = poco::AppOrderOperation { order, operation: close, sign };
+                let op = poco::AppOrderOperation {
+                    order,
+                    operation: close,
+                    sign,
+                };
                 self.hub.manageAppOrder(op).from(from).send().await
             }
             PocoOrder::Dataset(order) => {
-                let op = poco::DatasetOrderOperation { order, operation: close, sign };
+                let op = poco::DatasetOrderOperation {
+                    order,
+                    operation: close,
+                    sign,
+                };
                 self.hub.manageDatasetOrder(op).from(from).send().await
             }
             PocoOrder::Workerpool(order) => {
-                let op = poco::WorkerpoolOrderOperation { order, operation: close, sign };
+                let op = poco::WorkerpoolOrderOperation {
+                    order,
+                    operation: close,
+                    sign,
+                };
                 self.hub.manageWorkerpoolOrder(op).from(from).send().await
             }
             PocoOrder::Request(order) => {
-                let op = poco::RequestOrderOperation { order, operation: close, sign };
+                let op = poco::RequestOrderOperation {
+                    order,
+                    operation: close,
+                    sign,
+                };
                 self.hub.manageRequestOrder(op).from(from).send().await
             }
         };

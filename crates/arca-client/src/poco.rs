@@ -25,7 +25,10 @@ pub fn task_id(deal_id: B256, index: u64) -> B256 {
 
 /// The name of an on-chain task status.
 pub fn task_status_name(status: u8) -> &'static str {
-    TASK_STATUS.get(status as usize).copied().unwrap_or("UNKNOWN")
+    TASK_STATUS
+        .get(status as usize)
+        .copied()
+        .unwrap_or("UNKNOWN")
 }
 
 /// The empty dataset order a request without dataset is matched with.
@@ -177,10 +180,7 @@ impl Client {
 
     /// `reveal`: the worker discloses the digest behind its contribution.
     pub async fn reveal(&self, task_id: B256, result_digest: B256) -> Result<Sent> {
-        let call = self
-            .hub()
-            .reveal(task_id, result_digest)
-            .from(self.from()?);
+        let call = self.hub().reveal(task_id, result_digest).from(self.from()?);
         self.confirm("revealing", call.send().await).await
     }
 

@@ -481,8 +481,13 @@ pub struct ChainConf {
     /// PoCo hub address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub: Option<String>,
-    /// SMS URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// SMS URL. SDK v8 also wrote a map by TEE framework (`{"scone": url}`, as in the seed tutorials):
+    /// Arca runs one SMS for every framework, so the map's `tdx` entry, else its first, is taken.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_sms"
+    )]
     pub sms: Option<String>,
     /// IPFS gateway URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -496,6 +501,30 @@ pub struct ChainConf {
     /// PoCo subgraph URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poco_subgraph: Option<String>,
+    /// Arca extension: the workerpool's scheduler API (`GET /tasks/{id}`, task logs), which iExec v8
+    /// published in ENS and v9 no longer exposes. `arca task show|debug` and `app run --watch` read
+    /// the scheduler's stage and failure cause from it; `--workerpool-api` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workerpool_api: Option<String>,
+}
+
+fn de_sms<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        Value::Object(map) => {
+            let pick = map.get("tdx").or_else(|| map.values().next());
+            match pick {
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                _ => Err(serde::de::Error::custom(
+                    "sms: expected a URL string, or a map of TEE framework to URL string (e.g. {\"scone\": \"http://localhost:13300\"})",
+                )),
+            }
+        }
+        other => Err(serde::de::Error::custom(format!(
+            "sms: {other} is not a URL (expected a string such as \"http://localhost:13300\")"
+        ))),
+    }
 }
 
 fn de_chain_id<'de, D: serde::Deserializer<'de>>(
@@ -565,7 +594,7 @@ impl ChainJson {
             indexmap_like::parse(value).map_err(|e| {
                 ClientError::project(
                     CHAIN_JSON,
-                    format!("chains.{name}: {e} (allowed keys: id, host, hub, sms, ipfsGateway, iexecGateway, compass, pocoSubgraph)"),
+                    format!("chains.{name}: {e} (allowed keys: id, host, hub, sms, ipfsGateway, iexecGateway, compass, pocoSubgraph, workerpoolApi)"),
                 )
             })?;
         }
@@ -619,3 +648,35 @@ pub const KNOWN_CHAINS: [(&str, u64, &str); 2] = [
         "0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_entries_accept_the_v8_sms_map_and_the_workerpool_api() {
+        let conf = indexmap_like::parse(&serde_json::json!({
+            "host": "http://localhost:8545",
+            "sms": {"scone": "https://sms.scone-debug.v8-bellecour.iex.ec"},
+            "workerpoolApi": "http://localhost:13000",
+        }))
+        .unwrap();
+        assert_eq!(
+            conf.sms.as_deref(),
+            Some("https://sms.scone-debug.v8-bellecour.iex.ec")
+        );
+        assert_eq!(
+            conf.workerpool_api.as_deref(),
+            Some("http://localhost:13000")
+        );
+        let both =
+            indexmap_like::parse(&serde_json::json!({"sms": {"scone": "a", "tdx": "b"}})).unwrap();
+        assert_eq!(both.sms.as_deref(), Some("b"), "tdx is Arca's framework");
+        let text = indexmap_like::parse(&serde_json::json!({"sms": "http://x"})).unwrap();
+        assert_eq!(text.sms.as_deref(), Some("http://x"));
+        let err = indexmap_like::parse(&serde_json::json!({"sms": 3})).unwrap_err();
+        assert!(err.to_string().contains("sms"), "{err}");
+        let value = indexmap_like::to_value(&conf);
+        assert_eq!(value["workerpoolApi"], "http://localhost:13000");
+    }
+}

@@ -21,6 +21,10 @@ pub(crate) enum AppCommand {
     Show(ShowArgs),
     /// Count the apps of an owner.
     Count(CountArgs),
+    /// Push the app developer secret to the SMS.
+    PushSecret(crate::cmd::secret::AppPushArgs),
+    /// Check that the app developer secret is in the SMS.
+    CheckSecret(crate::cmd::secret::CheckArgs),
 }
 
 /// Options of `init`.
@@ -72,6 +76,12 @@ pub(crate) fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
             a.common.raw,
             block_on(count(&a.common, Resource::App, a.user.as_deref())),
         ),
+        AppCommand::PushSecret(a) => {
+            emit(a.common_raw(), block_on(crate::cmd::secret::app_push(&a)))
+        }
+        AppCommand::CheckSecret(a) => {
+            emit(a.common_raw(), block_on(crate::cmd::secret::app_check(&a)))
+        }
     }
 }
 

@@ -32,6 +32,10 @@ pub(crate) enum DatasetCommand {
     Show(DatasetShowArgs),
     /// Count the datasets of an owner.
     Count(DatasetCountArgs),
+    /// Push the dataset key to the SMS (only the dataset owner can).
+    PushSecret(crate::cmd::secret::DatasetPushArgs),
+    /// Check that the dataset key is in the SMS.
+    CheckSecret(crate::cmd::secret::CheckArgs),
 }
 
 /// Options of `arca dataset init`.
@@ -127,6 +131,14 @@ pub(crate) fn run(command: DatasetCommand) -> anyhow::Result<ExitCode> {
                 arca_client::Resource::Dataset,
                 a.user.as_deref(),
             )),
+        ),
+        DatasetCommand::PushSecret(a) => crate::output::emit(
+            a.common_raw(),
+            crate::output::block_on(crate::cmd::secret::dataset_push(&a)),
+        ),
+        DatasetCommand::CheckSecret(a) => crate::output::emit(
+            a.common_raw(),
+            crate::output::block_on(crate::cmd::secret::dataset_check(&a)),
         ),
     }
 }

@@ -10,6 +10,8 @@ pub(crate) mod info;
 pub(crate) mod init;
 pub(crate) mod market;
 pub(crate) mod order;
+pub(crate) mod result;
+pub(crate) mod secret;
 pub(crate) mod sms;
 pub(crate) mod tee;
 pub(crate) mod wallet;
