@@ -147,21 +147,14 @@ pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, ChainError> {
         source,
     })?;
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-    let app = server::router(node.clone(), config.max_body_bytes);
-    let server = tokio::spawn(async move {
-        // Small JSON answers must leave at once, not wait for Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown_rx.await;
-            })
-            .await;
-        if let Err(err) = served {
-            tracing::error!(target: "arca::chain", %err, "server stopped with an error");
-        }
-    });
+    let server = tokio::spawn(server::serve(
+        listener,
+        node.clone(),
+        config.max_body_bytes,
+        async move {
+            let _ = shutdown_rx.await;
+        },
+    ));
     let miner = config.block_time.map(|every| {
         let node = node.clone();
         tokio::spawn(async move {

@@ -116,6 +116,17 @@ fn to_value<T: serde::Serialize>(v: T) -> RpcResult {
     serde_json::to_value(v).map_err(|e| RpcError::internal(format!("could not encode result: {e}")))
 }
 
+/// `"0x…"` (quantity encoding: no leading zeros), as `format!("{n:#x}")` in JSON quotes.
+fn push_quoted_hex(out: &mut Vec<u8>, n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"\"0x");
+    let nibbles = (64 - n.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..nibbles).rev() {
+        out.push(DIGITS[((n >> (i * 4)) & 0xf) as usize]);
+    }
+    out.push(b'"');
+}
+
 fn hex_u64(n: u64) -> Value {
     Value::String(format!("{n:#x}"))
 }
@@ -127,6 +138,20 @@ impl Node {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Backend> {
         self.backend.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the JSON result of a parameterless method that clients poll constantly
+    /// (`eth_blockNumber`, `eth_chainId`) straight into `out`, skipping the `Value` that
+    /// [`Node::dispatch`] builds; `false` (nothing written) for any other method. The answers are
+    /// the same as `dispatch`'s (tested).
+    pub(crate) fn write_polled_result(&self, method: &str, out: &mut Vec<u8>) -> bool {
+        let n = match method {
+            "eth_blockNumber" => self.read().head_number(),
+            "eth_chainId" => self.read().spec().chain_id,
+            _ => return false,
+        };
+        push_quoted_hex(out, n);
+        true
     }
 
     /// Runs one JSON-RPC method.
@@ -954,5 +979,35 @@ impl Backend {
             block_hashes: self.block_hashes(),
         };
         view.storage(address, slot).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_hex_matches_the_quantity_encoding() {
+        for n in [0u64, 1, 9, 10, 15, 16, 255, 256, 0x539, 1 << 32, u64::MAX] {
+            let mut out = Vec::new();
+            push_quoted_hex(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("\"{n:#x}\""));
+        }
+    }
+
+    #[test]
+    fn polled_results_are_the_same_as_dispatch() {
+        let (node, _) = crate::build_node(&crate::NodeConfig::test()).unwrap();
+        node.dispatch("evm_mine", None).unwrap();
+        node.dispatch("evm_mine", None).unwrap();
+        for method in ["eth_blockNumber", "eth_chainId"] {
+            let mut out = Vec::new();
+            assert!(node.write_polled_result(method, &mut out), "{method}");
+            let slow = node.dispatch(method, None).unwrap().to_string();
+            assert_eq!(String::from_utf8(out).unwrap(), slow, "{method}");
+        }
+        let mut out = Vec::new();
+        assert!(!node.write_polled_result("eth_gasPrice", &mut out));
+        assert!(out.is_empty());
     }
 }
