@@ -5,7 +5,7 @@ use crate::chain::{Chain, DatasetOrderView};
 use crate::error::{DeniedCheck, Result, SmsError};
 use crate::metrics::Metrics;
 use crate::store::SecretStore;
-use crate::tee::Entitlement;
+use crate::tee::{Entitlement, Prepared};
 use crate::{manage, secrets, tee};
 use alloy::primitives::{Address, B256};
 use arca_tee::{DcapVerifier, Policy, dev::DevPki};
@@ -67,6 +67,7 @@ pub(crate) struct Inner {
     pub(crate) chain_cache: Duration,
     pub(crate) entitlements: Mutex<HashMap<B256, (Instant, Entitlement)>>,
     pub(crate) orders: Mutex<HashMap<B256, DatasetOrderView>>,
+    pub(crate) prepared: Mutex<HashMap<String, Arc<Prepared>>>,
     pub(crate) metrics: Metrics,
 }
 
@@ -286,6 +287,7 @@ pub async fn spawn_with(
         chain_cache: tuning.chain_cache,
         entitlements: Mutex::new(HashMap::new()),
         orders: Mutex::new(HashMap::new()),
+        prepared: Mutex::new(HashMap::new()),
         metrics: Metrics::default(),
     });
     let app = router(state);

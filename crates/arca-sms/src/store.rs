@@ -19,6 +19,7 @@ use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The 32-byte key sealing every stored secret. Its `Debug` never shows the bytes.
 #[derive(Clone)]
@@ -263,6 +264,19 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
     /// Appends a release to the hash-chained log; `seq`, `prev`, `hash` and `mac` of `entry`
     /// are assigned here (atomically with respect to other appends).
     fn append_release(&self, entry: Release) -> Result<Release>;
+    /// Accepts follow-up release number `counter` of a session (above the last accepted one)
+    /// and appends `entry` to the log, in one transaction; `Ok(None)` if the counter is not
+    /// above the last one (a replayed or reordered request): then nothing is written.
+    fn follow_up_release(
+        &self,
+        session_id: &str,
+        counter: u64,
+        entry: Release,
+    ) -> Result<Option<Release>>;
+    /// A number that changes whenever a secret is revoked. A cache of decrypted values is valid
+    /// while it is unchanged (a store shared by several SMS processes must keep it in the
+    /// database).
+    fn revocation_epoch(&self) -> u64;
     /// The whole release log, in order.
     fn releases(&self) -> Result<Vec<Release>>;
     /// The readable log entries and the verdict of recomputing its hash chain and MACs: the
@@ -278,6 +292,10 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     key: MasterKey,
     log_key: [u8; 32],
+    /// (seq, hash) of the last log entry written by this store.
+    tail: Mutex<Option<(u64, B256)>>,
+    /// Bumped by every revocation (see [`SecretStore::revocation_epoch`]).
+    epoch: AtomicU64,
 }
 
 impl SqliteStore {
@@ -339,7 +357,49 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             key,
             log_key,
+            tail: Mutex::new(None),
+            epoch: AtomicU64::new(0),
         })
+    }
+
+    /// Gives `entry` its place after the log's tail: seq, prev, hash and MAC. The tail is
+    /// remembered between appends (the caller holds the connection lock, so it cannot move).
+    fn link(&self, conn: &Connection, mut entry: Release) -> Result<Release> {
+        let tail = *self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        let (seq, prev) = match tail {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => {
+                let last: Option<String> = conn
+                    .prepare_cached("SELECT entry FROM releases ORDER BY seq DESC LIMIT 1")?
+                    .query_row([], |r| r.get(0))
+                    .optional()?;
+                match last {
+                    Some(json) => {
+                        let last: Release = serde_json::from_str(&json)
+                            .map_err(|e| store_err("the last release log entry", e))?;
+                        (last.seq + 1, last.hash)
+                    }
+                    None => (1, B256::ZERO),
+                }
+            }
+        };
+        entry.seq = seq;
+        entry.prev = prev;
+        entry.hash = entry_hash(&entry);
+        entry.mac = entry_mac(&self.log_key, entry.hash);
+        Ok(entry)
+    }
+
+    fn insert_entry(&self, conn: &Connection, entry: &Release) -> Result<()> {
+        let json = serde_json::to_string(entry).map_err(|e| store_err("release log entry", e))?;
+        conn.prepare_cached("INSERT INTO releases (seq, entry) VALUES (?1, ?2)")?
+            .execute(params![entry.seq as i64, json])?;
+        Ok(())
+    }
+
+    /// Called after the entry is committed, still under the connection lock.
+    fn set_tail(&self, entry: &Release) {
+        *self.tail.lock().unwrap_or_else(|p| p.into_inner()) = Some((entry.seq, entry.hash));
     }
 
     /// Every log row that parses, in order, and the seq of the first that does not.
@@ -456,17 +516,18 @@ impl SecretStore for SqliteStore {
         let now = unix_now();
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let n = tx.execute(
-            "INSERT OR IGNORE INTO secrets (kind, owner, name, version, created, updated)
+        let n = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO secrets (kind, owner, name, version, created, updated)
              VALUES (?1, ?2, ?3, 1, ?4, ?4)",
-            params![kind.as_str(), owner, name, now],
-        )?;
+            )?
+            .execute(params![kind.as_str(), owner, name, now])?;
         if n == 1 {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO secret_versions (kind, owner, name, version, sealed, created, by)
                  VALUES (?1, ?2, ?3, 1, ?4, ?5, ?2)",
-                params![kind.as_str(), owner, name, sealed, now],
-            )?;
+            )?
+            .execute(params![kind.as_str(), owner, name, sealed, now])?;
         }
         tx.commit()?;
         Ok(n == 1)
@@ -485,11 +546,10 @@ impl SecretStore for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let current: Option<i64> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT version FROM secrets WHERE kind = ?1 AND owner = ?2 AND name = ?3",
-                params![kind.as_str(), owner, name],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![kind.as_str(), owner, name], |r| r.get(0))
             .optional()?;
         let current = current.ok_or_else(|| {
             SmsError::NotFound(format!(
@@ -506,13 +566,20 @@ impl SecretStore for SqliteStore {
             )));
         }
         let sealed = self.key.seal(&aad(kind, owner, name, next), value);
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO secret_versions (kind, owner, name, version, sealed, created, by)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![kind.as_str(), owner, name, next as i64, sealed, now, by],
-        )?;
-        tx.execute(
-            "UPDATE secrets SET version = ?4, updated = ?5 WHERE kind = ?1 AND owner = ?2 AND name = ?3",
+        )?
+        .execute(params![
+            kind.as_str(),
+            owner,
+            name,
+            next as i64,
+            sealed,
+            now,
+            by
+        ])?;
+        tx.prepare_cached("UPDATE secrets SET version = ?4, updated = ?5 WHERE kind = ?1 AND owner = ?2 AND name = ?3")?.execute(
             params![kind.as_str(), owner, name, next as i64, now],
         )?;
         tx.commit()?;
@@ -530,12 +597,21 @@ impl SecretStore for SqliteStore {
     ) -> Result<Revocation> {
         let conn = self.conn();
         // One statement: the version check and the revocation cannot be split by a rotation.
-        let n = conn.execute(
-            "UPDATE secrets SET revoked_through = version, revoked_at = ?5, revoked_by = ?6
+        let n = conn
+            .prepare_cached(
+                "UPDATE secrets SET revoked_through = version, revoked_at = ?5, revoked_by = ?6
              WHERE kind = ?1 AND owner = ?2 AND name = ?3 AND version = ?4",
-            params![kind.as_str(), owner, name, version as i64, at as i64, by],
-        )?;
+            )?
+            .execute(params![
+                kind.as_str(),
+                owner,
+                name,
+                version as i64,
+                at as i64,
+                by
+            ])?;
         if n == 1 {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
             return Ok(Revocation {
                 through: version,
                 at,
@@ -543,11 +619,10 @@ impl SecretStore for SqliteStore {
             });
         }
         let current: Option<i64> = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT version FROM secrets WHERE kind = ?1 AND owner = ?2 AND name = ?3",
-                params![kind.as_str(), owner, name],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![kind.as_str(), owner, name], |r| r.get(0))
             .optional()?;
         Err(match current {
             None => SmsError::NotFound(format!(
@@ -562,11 +637,9 @@ impl SecretStore for SqliteStore {
 
     fn get(&self, kind: SecretKind, owner: &str, name: &str) -> Result<Option<Vec<u8>>> {
         let row: Option<(i64, Vec<u8>)> = self
-            .conn()
-            .query_row(
-                "SELECT v.version, v.sealed FROM secrets s JOIN secret_versions v
+            .conn().prepare_cached("SELECT v.version, v.sealed FROM secrets s JOIN secret_versions v
                    ON v.kind = s.kind AND v.owner = s.owner AND v.name = s.name AND v.version = s.version
-                 WHERE s.kind = ?1 AND s.owner = ?2 AND s.name = ?3",
+                 WHERE s.kind = ?1 AND s.owner = ?2 AND s.name = ?3")?.query_row(
                 params![kind.as_str(), owner, name],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -584,12 +657,13 @@ impl SecretStore for SqliteStore {
     ) -> Result<Option<Vec<u8>>> {
         let sealed: Option<Vec<u8>> = self
             .conn()
-            .query_row(
+            .prepare_cached(
                 "SELECT sealed FROM secret_versions
                  WHERE kind = ?1 AND owner = ?2 AND name = ?3 AND version = ?4",
-                params![kind.as_str(), owner, name, version as i64],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![kind.as_str(), owner, name, version as i64], |r| {
+                r.get(0)
+            })
             .optional()?;
         sealed
             .map(|s| self.key.open(&aad(kind, owner, name, version), &s))
@@ -599,36 +673,34 @@ impl SecretStore for SqliteStore {
     fn meta(&self, kind: SecretKind, owner: &str, name: &str) -> Result<Option<SecretMeta>> {
         Ok(self
             .conn()
-            .query_row(
+            .prepare_cached(
                 "SELECT version, created, updated, revoked_through, revoked_at, revoked_by
                  FROM secrets WHERE kind = ?1 AND owner = ?2 AND name = ?3",
-                params![kind.as_str(), owner, name],
-                |r| {
-                    let through = r.get::<_, i64>(3)? as u64;
-                    Ok(SecretMeta {
-                        version: r.get::<_, i64>(0)? as u64,
-                        created: r.get::<_, i64>(1)? as u64,
-                        updated: r.get::<_, i64>(2)? as u64,
-                        revoked: if through == 0 {
-                            None
-                        } else {
-                            Some(Revocation {
-                                through,
-                                at: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
-                                by: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                            })
-                        },
-                    })
-                },
-            )
+            )?
+            .query_row(params![kind.as_str(), owner, name], |r| {
+                let through = r.get::<_, i64>(3)? as u64;
+                Ok(SecretMeta {
+                    version: r.get::<_, i64>(0)? as u64,
+                    created: r.get::<_, i64>(1)? as u64,
+                    updated: r.get::<_, i64>(2)? as u64,
+                    revoked: if through == 0 {
+                        None
+                    } else {
+                        Some(Revocation {
+                            through,
+                            at: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+                            by: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                        })
+                    },
+                })
+            })
             .optional()?)
     }
 
     fn create_session(&self, session: &Session) -> Result<()> {
         let pins =
             serde_json::to_string(&session.pins).map_err(|e| store_err("session pins", e))?;
-        self.conn().execute(
-            "INSERT INTO sessions (id, task_id, worker, created, pins) VALUES (?1, ?2, ?3, ?4, ?5)",
+        self.conn().prepare_cached("INSERT INTO sessions (id, task_id, worker, created, pins) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
             params![
                 session.id,
                 session.task_id,
@@ -643,11 +715,10 @@ impl SecretStore for SqliteStore {
     fn session(&self, session_id: &str) -> Result<Option<Session>> {
         let row = self
             .conn()
-            .query_row(
-                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
-                params![session_id],
-                session_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+            ))?
+            .query_row(params![session_id], session_row)
             .optional()?;
         row.map(|(mut session, pins)| {
             session.pins = serde_json::from_str(&pins).map_err(|e| store_err("session pins", e))?;
@@ -657,50 +728,61 @@ impl SecretStore for SqliteStore {
     }
 
     fn attest_session(&self, session_id: &str, session_key: &str) -> Result<bool> {
-        let n = self.conn().execute(
-            "UPDATE sessions SET used = 1, session_key = ?2, counter = 0
+        let n = self
+            .conn()
+            .prepare_cached(
+                "UPDATE sessions SET used = 1, session_key = ?2, counter = 0
              WHERE id = ?1 AND used = 0",
-            params![session_id, session_key],
-        )?;
+            )?
+            .execute(params![session_id, session_key])?;
         Ok(n == 1)
     }
 
     fn advance_session(&self, session_id: &str, counter: u64) -> Result<bool> {
-        let n = self.conn().execute(
-            "UPDATE sessions SET counter = ?2 WHERE id = ?1 AND used = 1 AND counter < ?2",
-            params![session_id, counter as i64],
-        )?;
+        let n = self
+            .conn()
+            .prepare_cached(
+                "UPDATE sessions SET counter = ?2 WHERE id = ?1 AND used = 1 AND counter < ?2",
+            )?
+            .execute(params![session_id, counter as i64])?;
         Ok(n == 1)
     }
 
-    fn append_release(&self, mut entry: Release) -> Result<Release> {
+    fn append_release(&self, entry: Release) -> Result<Release> {
         let conn = self.conn();
         // The lock is held from reading the tail to writing the new entry: no fork in the chain.
-        let last: Option<String> = conn
-            .query_row(
-                "SELECT entry FROM releases ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let (seq, prev) = match last {
-            Some(json) => {
-                let last: Release =
-                    serde_json::from_str(&json).map_err(|e| store_err("release log entry", e))?;
-                (last.seq + 1, last.hash)
-            }
-            None => (1, B256::ZERO),
-        };
-        entry.seq = seq;
-        entry.prev = prev;
-        entry.hash = entry_hash(&entry);
-        entry.mac = entry_mac(&self.log_key, entry.hash);
-        let json = serde_json::to_string(&entry).map_err(|e| store_err("release log entry", e))?;
-        conn.execute(
-            "INSERT INTO releases (seq, entry) VALUES (?1, ?2)",
-            params![seq as i64, json],
-        )?;
+        let entry = self.link(&conn, entry)?;
+        self.insert_entry(&conn, &entry)?;
+        self.set_tail(&entry);
         Ok(entry)
+    }
+
+    fn follow_up_release(
+        &self,
+        session_id: &str,
+        counter: u64,
+        entry: Release,
+    ) -> Result<Option<Release>> {
+        let mut conn = self.conn();
+        let entry = self.link(&conn, entry)?;
+        // One transaction: the counter moves if and only if the release is logged.
+        let tx = conn.transaction()?;
+        let n = tx
+            .prepare_cached(
+                "UPDATE sessions SET counter = ?2 WHERE id = ?1 AND used = 1 AND counter < ?2",
+            )?
+            .execute(params![session_id, counter as i64])?;
+        if n != 1 {
+            return Ok(None);
+        }
+        self.insert_entry(&tx, &entry)?;
+        tx.commit()?;
+        self.set_tail(&entry);
+        Ok(Some(entry))
+    }
+
+    fn revocation_epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     fn releases(&self) -> Result<Vec<Release>> {
@@ -729,7 +811,9 @@ impl SecretStore for SqliteStore {
     }
 
     fn ping(&self) -> Result<()> {
-        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        self.conn()
+            .prepare_cached("SELECT 1")?
+            .query_row([], |_| Ok(()))?;
         Ok(())
     }
 }

@@ -608,6 +608,33 @@ fn quote_denial(e: TeeError) -> SmsError {
     SmsError::denied(check, e.to_string())
 }
 
+/// What a follow-up release of an attested session serves, prepared once: the session, its
+/// attested key and the environment of its pinned versions. Valid while no revocation happened
+/// since (`epoch`); the decrypted values live in memory no longer than the session does.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    session: Session,
+    key: Address,
+    epoch: u64,
+    env: BTreeMap<String, String>,
+    released: Vec<Released>,
+}
+
+fn expired(s: &State, session: &Session, now: u64) -> Result<()> {
+    if now.saturating_sub(session.created) > s.session_ttl {
+        return Err(SmsError::denied(
+            "session-expired",
+            format!(
+                "session {} expired {}s after creation (limit {}s)",
+                session.id,
+                now - session.created,
+                s.session_ttl
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /tee/sessions/{sessionId}/secrets`: releases the task's pinned secrets to the attested
 /// enclave. The first release verifies the quote (which binds the session key); later ones
 /// prove possession of that key with a signature over an increasing counter, so the quote is
@@ -619,29 +646,20 @@ pub(crate) async fn release(
     body: Bytes,
 ) -> Result<Json<Value>> {
     let req: ReleaseRequest = parse_json(&body, "release request JSON")?;
-    let session = s
-        .store
-        .session(&session_id)?
-        .ok_or_else(|| SmsError::NotFound(format!("no session {session_id}")))?;
-    tracing::Span::current().record("task_id", tracing::field::display(&session.task_id));
     let now = crate::server::unix_now();
-    if now.saturating_sub(session.created) > s.session_ttl {
-        return Err(SmsError::denied(
-            "session-expired",
-            format!(
-                "session {session_id} expired {}s after creation (limit {}s)",
-                now - session.created,
-                s.session_ttl
-            ),
-        ));
-    }
-    let task_id = parse_b256(&session.task_id, "task id")?;
     match (&req.quote, req.counter) {
         (Some(_), Some(_)) => Err(SmsError::BadRequest(
             "a release carries either `quote` (the attested release) or `counter` (a follow-up), not both".into(),
         )),
-        (Some(quote), None) => attested_release(&s, &session, task_id, quote, &req, now).await,
-        (None, Some(counter)) => follow_up_release(&s, &session, task_id, counter, &req, now).await,
+        (Some(quote), None) => {
+            let session = s
+                .store
+                .session(&session_id)?
+                .ok_or_else(|| SmsError::NotFound(format!("no session {session_id}")))?;
+            expired(&s, &session, now)?;
+            attested_release(&s, session, quote, &req, now).await
+        }
+        (None, Some(counter)) => follow_up_release(&s, &session_id, counter, &req, now).await,
         (None, None) => Err(SmsError::BadRequest(
             "missing `quote` (the attested release) or `counter` (a follow-up release)".into(),
         )),
@@ -650,13 +668,13 @@ pub(crate) async fn release(
 
 async fn attested_release(
     s: &State,
-    session: &Session,
-    task_id: B256,
+    session: Session,
     quote: &str,
     req: &ReleaseRequest,
     now: u64,
 ) -> Result<Json<Value>> {
-    let session_id = &session.id;
+    let session_id = session.id.clone();
+    let task_id = parse_b256(&session.task_id, "task id")?;
     if session.session_key.is_some() {
         return Err(SmsError::denied(
             "session-replayed",
@@ -673,7 +691,7 @@ async fn attested_release(
         })?,
         "sessionKey",
     )?;
-    let holder = auth::recover(&req.signature, release_challenge(session_id))?;
+    let holder = auth::recover(&req.signature, release_challenge(&session_id))?;
     if holder != session_key {
         return Err(SmsError::denied(
             "session-key-proof",
@@ -706,81 +724,28 @@ async fn attested_release(
         )
         .map_err(quote_denial)?;
     // Claim the session before reading any value: of two racing enclaves, one wins.
-    if !s.store.attest_session(session_id, &key_of(session_key))? {
+    if !s.store.attest_session(&session_id, &key_of(session_key))? {
         return Err(SmsError::denied(
             "session-replayed",
             format!("session {session_id} already released its secrets"),
         ));
     }
     let measurement = hex::encode(claims.measurements.primary());
-    tracing::info!(anchor = ?claims.trust_anchor, %session_key, "enclave attested");
-    serve(s, session, &entitled.deal, &measurement, 0, now)
+    tracing::info!(task_id = %task_id, anchor = ?claims.trust_anchor, %session_key, "enclave attested");
+    let mut session = session;
+    session.session_key = Some(key_of(session_key));
+    let prepared = prepare(s, session, session_key, &entitled.deal)?;
+    let entry = s
+        .store
+        .append_release(log_entry(&prepared, &measurement, 0, now))?;
+    let answer = answer(s, &prepared, &entry, &measurement);
+    remember(s, prepared, now);
+    Ok(answer)
 }
 
-async fn follow_up_release(
-    s: &State,
-    session: &Session,
-    task_id: B256,
-    counter: u64,
-    req: &ReleaseRequest,
-    now: u64,
-) -> Result<Json<Value>> {
-    let session_id = &session.id;
-    if req.session_key.is_some() || req.collateral.is_some() {
-        return Err(SmsError::BadRequest(
-            "a follow-up release carries only `counter` and `signature`".into(),
-        ));
-    }
-    let Some(key) = &session.session_key else {
-        return Err(SmsError::denied(
-            "session-not-attested",
-            format!(
-                "session {session_id} has no attested enclave yet: its first release must carry the quote"
-            ),
-        ));
-    };
-    if counter == 0 {
-        return Err(SmsError::BadRequest(
-            "`counter` starts at 1 (0 is the attested release)".into(),
-        ));
-    }
-    let holder = auth::recover(&req.signature, follow_up_challenge(session_id, counter))?;
-    if key_of(holder) != *key {
-        return Err(SmsError::denied(
-            "session-key-proof",
-            format!(
-                "follow-up release {counter} is signed by {holder}, not by the session key {key} the enclave attested"
-            ),
-        ));
-    }
-    let entitled = entitlement(s, task_id, true).await?;
-    if !s.store.advance_session(session_id, counter)? {
-        return Err(SmsError::denied(
-            "session-replayed",
-            format!(
-                "release {counter} of session {session_id} was already served, or a later one was (counters must increase)"
-            ),
-        ));
-    }
-    serve(
-        s,
-        session,
-        &entitled.deal,
-        &entitled.measurement,
-        counter,
-        now,
-    )
-}
-
-/// Reads the pinned versions, logs the release and answers the stage environment.
-fn serve(
-    s: &State,
-    session: &Session,
-    deal: &DealView,
-    measurement: &str,
-    counter: u64,
-    now: u64,
-) -> Result<Json<Value>> {
+/// Reads the pinned versions (denying a revoked one) and the enclave challenge key.
+fn prepare(s: &State, session: Session, key: Address, deal: &DealView) -> Result<Prepared> {
+    let epoch = s.store.revocation_epoch();
     let task_id = parse_b256(&session.task_id, "task id")?;
     // the raw key: deriving its address (a scalar multiplication) is not needed here
     let challenge = s
@@ -788,37 +753,163 @@ fn serve(
         .get(SecretKind::EnclaveChallenge, &format!("{task_id}"), "")?
         .ok_or_else(|| SmsError::Store("enclave challenge vanished".into()))?;
     let (mut env, released) = pinned_env(s, deal, &session.pins)?;
-    let entry = s.store.append_release(crate::log::Release {
-        seq: 0,
-        at: now,
-        task_id: session.task_id.clone(),
-        session_id: session.id.clone(),
-        counter,
-        worker: session.worker.clone(),
-        measurement: measurement.to_owned(),
-        secrets: released,
-        prev: B256::ZERO,
-        hash: B256::ZERO,
-        mac: B256::ZERO,
-    })?;
-    s.metrics.released(entry.secrets.len());
     env.insert("IEXEC_TASK_ID".into(), session.task_id.clone());
     env.insert("SIGN_WORKER_ADDRESS".into(), session.worker.clone());
     env.insert(
         "SIGN_TEE_CHALLENGE_PRIVATE_KEY".into(),
         format!("0x{}", hex::encode(challenge)),
     );
+    Ok(Prepared {
+        session,
+        key,
+        epoch,
+        env,
+        released,
+    })
+}
+
+fn log_entry(p: &Prepared, measurement: &str, counter: u64, now: u64) -> crate::log::Release {
+    crate::log::Release {
+        seq: 0,
+        at: now,
+        task_id: p.session.task_id.clone(),
+        session_id: p.session.id.clone(),
+        counter,
+        worker: p.session.worker.clone(),
+        measurement: measurement.to_owned(),
+        secrets: p.released.clone(),
+        prev: B256::ZERO,
+        hash: B256::ZERO,
+        mac: B256::ZERO,
+    }
+}
+
+fn answer(s: &State, p: &Prepared, entry: &crate::log::Release, measurement: &str) -> Json<Value> {
+    s.metrics.released(entry.secrets.len());
     tracing::debug!(
         log_seq = entry.seq,
-        counter,
-        measurement,
-        secrets = env.len(),
+        counter = entry.counter,
         "secrets released"
     );
-    Ok(Json(json!({
-        "taskId": session.task_id,
+    Json(json!({
+        "taskId": p.session.task_id,
         "measurement": measurement,
-        "counter": counter,
-        "environment": env,
-    })))
+        "counter": entry.counter,
+        "environment": p.env,
+    }))
+}
+
+/// Keeps a prepared session for its follow-up releases; expired ones are dropped when the
+/// cache grows.
+fn remember(s: &State, prepared: Prepared, now: u64) {
+    let mut cache = s.prepared.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= 50_000 {
+        let ttl = s.session_ttl;
+        cache.retain(|_, p| now.saturating_sub(p.session.created) <= ttl);
+    }
+    cache.insert(prepared.session.id.clone(), std::sync::Arc::new(prepared));
+}
+
+/// The follow-up release `counter` must be signed by the session key the enclave attested.
+fn prove_key(session_id: &str, counter: u64, signature: &str, key: Address) -> Result<()> {
+    let holder = auth::recover(signature, follow_up_challenge(session_id, counter))?;
+    if holder != key {
+        return Err(SmsError::denied(
+            "session-key-proof",
+            format!(
+                "follow-up release {counter} is signed by {holder}, not by the session key {key} the enclave attested"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn follow_up_release(
+    s: &State,
+    session_id: &str,
+    counter: u64,
+    req: &ReleaseRequest,
+    now: u64,
+) -> Result<Json<Value>> {
+    if req.session_key.is_some() || req.collateral.is_some() {
+        return Err(SmsError::BadRequest(
+            "a follow-up release carries only `counter` and `signature`".into(),
+        ));
+    }
+    if counter == 0 {
+        return Err(SmsError::BadRequest(
+            "`counter` starts at 1 (0 is the attested release)".into(),
+        ));
+    }
+    let epoch = s.store.revocation_epoch();
+    let cached = s
+        .prepared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(session_id)
+        .filter(|p| p.epoch == epoch)
+        .cloned();
+    let (prepared, deal) = match cached {
+        Some(p) => (p, None),
+        None => {
+            let session = s
+                .store
+                .session(session_id)?
+                .ok_or_else(|| SmsError::NotFound(format!("no session {session_id}")))?;
+            let Some(key) = session.session_key.as_deref() else {
+                return Err(SmsError::denied(
+                    "session-not-attested",
+                    format!(
+                        "session {session_id} has no attested enclave yet: its first release must carry the quote"
+                    ),
+                ));
+            };
+            let key = auth::parse_address(key, "stored session key")?;
+            expired(s, &session, now)?;
+            // the key's proof comes before anything else is revealed about the session
+            prove_key(session_id, counter, &req.signature, key)?;
+            let task_id = parse_b256(&session.task_id, "task id")?;
+            let entitled = entitlement(s, task_id, true).await?;
+            let prepared = std::sync::Arc::new(prepare(s, session, key, &entitled.deal)?);
+            (prepared, Some(entitled))
+        }
+    };
+    let session = &prepared.session;
+    tracing::Span::current().record("task_id", tracing::field::display(&session.task_id));
+    if deal.is_none() {
+        expired(s, session, now)?;
+        prove_key(session_id, counter, &req.signature, prepared.key)?;
+    }
+    let entitled = match deal {
+        Some(e) => e,
+        None => entitlement(s, parse_b256(&session.task_id, "task id")?, true).await?,
+    };
+    let entry = s
+        .store
+        .follow_up_release(
+            session_id,
+            counter,
+            log_entry(&prepared, &entitled.measurement, counter, now),
+        )?
+        .ok_or_else(|| {
+            SmsError::denied(
+                "session-replayed",
+                format!(
+                    "release {counter} of session {session_id} was already served, or a later one was (counters must increase)"
+                ),
+            )
+        })?;
+    let answer = answer(s, &prepared, &entry, &entitled.measurement);
+    if s.prepared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(session_id)
+        .is_none_or(|p| p.epoch != prepared.epoch)
+    {
+        // first follow-up after a restart or a revocation elsewhere: keep it for the next ones
+        if let Ok(p) = std::sync::Arc::try_unwrap(prepared) {
+            remember(s, p, now);
+        }
+    }
+    Ok(answer)
 }
