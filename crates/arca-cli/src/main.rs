@@ -62,6 +62,9 @@ enum Command {
     Requester(cmd::secret::RequesterCommand),
     /// Run the market API (orderbook, the iexecGateway of chain.json).
     Market(cmd::market::MarketArgs),
+    /// Run the whole marketplace locally in one process: chain, contracts, SMS (dev), market,
+    /// result store, a workerpool with its workers. Prints every URL and writes chain.json.
+    Up(cmd::up::UpArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
     init_tracing();
     let outcome = match cli.command {
         Command::Chain(args) => cmd::chain::run(args),
+        Command::Up(args) => cmd::up::run(args),
         Command::Tee(command) => cmd::tee::run(command),
         Command::Deploy(args) => cmd::deploy::run(args),
         Command::Dataset(command) => cmd::dataset::run(command),

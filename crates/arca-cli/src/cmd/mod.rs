@@ -14,5 +14,6 @@ pub(crate) mod result;
 pub(crate) mod secret;
 pub(crate) mod sms;
 pub(crate) mod tee;
+pub(crate) mod up;
 pub(crate) mod wallet;
 pub(crate) mod workerpool;
