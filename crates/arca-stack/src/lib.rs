@@ -23,7 +23,7 @@ use arca_client::project::{ChainConf, WorkerpoolConfig};
 use keys::PoolKeys;
 use serde_json::{Value, json};
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How to run the stack.
@@ -83,6 +83,8 @@ pub struct StackInfo {
     pub sms_url: String,
     /// The market API (`iexecGateway`).
     pub market_url: String,
+    /// The result store (the `ipfsGateway` of chain.json: it serves `/ipfs/<cid>`).
+    pub storage_url: String,
     /// The workerpool of this stack.
     pub workerpool: Address,
     /// Its owner (the scheduler's wallet).
@@ -100,6 +102,7 @@ impl StackInfo {
             hub: Some(self.hub.to_checksum(None)),
             sms: Some(self.sms_url.clone()),
             iexec_gateway: Some(self.market_url.clone()),
+            ipfs_gateway: Some(self.storage_url.clone()),
             ..ChainConf::default()
         }
     }
@@ -122,6 +125,8 @@ pub struct StackHandle {
     chain: arca_chain::NodeHandle,
     sms: arca_sms::SmsHandle,
     market: arca_market::MarketHandle,
+    storage: arca_storage::StorageHandle,
+    _scratch: Vec<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for StackHandle {
@@ -162,6 +167,8 @@ impl StackHandle {
             .map_err(|e| StackError::part("deploying the PoCo contracts", e))?;
         tracing::info!(hub = %deployment.hub, "PoCo deployed");
 
+        // Directories of an in-memory stack's file-based parts, removed when it stops.
+        let mut scratch: Vec<tempfile::TempDir> = Vec::new();
         let pool = match &dirs {
             Some(d) => PoolKeys::load_or_create(&d.root, config.workers)?,
             None => PoolKeys::random(config.workers),
@@ -200,6 +207,22 @@ impl StackHandle {
             .await
             .map_err(|e| StackError::part("the market API", e))?;
 
+        let results_dir = match &dirs {
+            Some(d) => d.results.clone(),
+            None => {
+                let tmp = tempfile::tempdir().map_err(|e| StackError::io(Path::new("/tmp"), e))?;
+                let path = tmp.path().to_path_buf();
+                scratch.push(tmp);
+                path
+            }
+        };
+        let mut storage_config =
+            arca_storage::Config::new(rpc_url.clone(), deployment.hub, results_dir);
+        storage_config.listen = config.addr(3);
+        let storage = arca_storage::spawn(storage_config)
+            .await
+            .map_err(|e| StackError::part("the result store", e))?;
+
         let chain_conf = ChainConf {
             id: Some(deployment.chain_id.to_string()),
             host: Some(rpc_url.clone()),
@@ -215,6 +238,7 @@ impl StackHandle {
             hub: deployment.hub,
             sms_url: sms.url(),
             market_url: market.url(),
+            storage_url: storage.url(),
             workerpool,
             workerpool_owner: pool.scheduler.address(),
             data_dir: dirs.as_ref().map(|d| d.root.clone()),
@@ -231,15 +255,22 @@ impl StackHandle {
             chain,
             sms,
             market,
+            storage,
+            _scratch: scratch,
         })
     }
 
     /// Stops every part (the chain last, so in-flight writes of the others land first).
     pub async fn shutdown(self) {
         let StackHandle {
-            chain, sms, market, ..
+            chain,
+            sms,
+            market,
+            storage,
+            ..
         } = self;
         drop(sms);
+        storage.shutdown().await;
         market.shutdown().await;
         chain.shutdown().await;
     }

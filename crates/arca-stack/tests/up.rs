@@ -30,6 +30,12 @@ async fn the_stack_starts_answers_and_resumes_from_its_data_dir() {
         .await
         .unwrap();
     assert_eq!(market.status(), 200);
+    let store = http
+        .get(format!("{}/health", info.storage_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(store.status(), 200);
 
     // The written chain.json connects a client to this stack's hub.
     let text = std::fs::read_to_string(dir.path().join("chain.json")).unwrap();

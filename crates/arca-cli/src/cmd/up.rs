@@ -75,6 +75,7 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         println!("  hub          {}", info.hub);
         println!("  sms          {}", info.sms_url);
         println!("  market       {}", info.market_url);
+        println!("  results      {}", info.storage_url);
         println!("  workerpool   {}  (owner {})", info.workerpool, info.workerpool_owner);
         match &info.data_dir {
             Some(dir) => println!("  data         {}  (chain.json written there)", dir.display()),
