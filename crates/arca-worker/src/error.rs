@@ -143,6 +143,27 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// An input file or the dataset could not be fetched.
+    #[error("cannot download {url}: {reason}")]
+    Download {
+        /// The URL as the deal or the dataset registry gives it.
+        url: String,
+        /// What went wrong and what to do.
+        reason: String,
+    },
+
+    /// The SMS did not open a session or release the task's secrets to the enclave.
+    #[error("{0}")]
+    SecretRelease(String),
+
+    /// The result archive could not be stored.
+    #[error("result store: {0}")]
+    ResultStore(String),
+
+    /// The result archive could not be built or encrypted.
+    #[error("result archive: {0}")]
+    ResultArchive(String),
 }
 
 /// Shorthand used across the crate.

@@ -83,6 +83,9 @@ pub struct RunRequest {
     /// The deal's args, already split; appended after the image's entrypoint. Empty keeps the
     /// image's default cmd.
     pub args: Vec<String>,
+    /// Replaces the image's entrypoint (TEE apps whose registered enclave configuration names
+    /// one, so the container runs exactly what was measured). `None` keeps the image's.
+    pub entrypoint: Option<Vec<String>>,
     /// The task's environment (§4.2).
     pub env: TaskEnv,
     /// Host directory mounted read-only at `/iexec_in`.
@@ -115,6 +118,7 @@ impl RunRequest {
             image: image.into(),
             expected_checksum: None,
             args: Vec::new(),
+            entrypoint: None,
             env,
             input_dir: input_dir.into(),
             output_dir: output_dir.into(),
@@ -329,6 +333,7 @@ impl ContainerRunner {
             // The checked id, not the tag: the tag could be moved between check and run.
             image: Some(image_id.to_owned()),
             cmd: (!req.args.is_empty()).then(|| req.args.clone()),
+            entrypoint: req.entrypoint.clone(),
             env: Some(req.env.to_docker_env()),
             labels: Some(HashMap::from([(
                 TASK_LABEL.to_owned(),

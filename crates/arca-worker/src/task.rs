@@ -164,6 +164,12 @@ pub enum FailureCause {
     ResultUploadFailed,
     /// A transaction to the chain failed.
     ChainTransactionFailed,
+    /// The deal's params cannot be served as written (unbalanced quotes in `iexec_args`,
+    /// result encryption asked for a standard task).
+    DealParamsInvalid,
+    /// A file under `/iexec_out` has a name longer than 31 characters (iExec's
+    /// `POST_COMPUTE_TOO_LONG_RESULT_FILE_NAME`).
+    ResultFileNameTooLong,
     /// Anything else the worker could not do (its own environment).
     WorkerError,
 }

@@ -1,0 +1,133 @@
+//! The hashes a worker contributes and the signatures over them (iexec-protocol.md §3.3, §7.3):
+//!
+//! - `resultHash = keccak256(taskId ‖ resultDigest)` — the contribution's commitment, equal across
+//!   honest workers;
+//! - `resultSeal = keccak256(worker ‖ taskId ‖ resultDigest)` — binds the commitment to one worker
+//!   so another cannot copy it;
+//! - the enclave signature: EIP-191 `personal_sign` of `keccak256(resultHash ‖ resultSeal)` by the
+//!   task's enclave challenge key, which the contract checks against the authorization's
+//!   `enclaveChallenge` (standard tasks send none).
+//!
+//! All concatenations are raw bytes (`abi.encodePacked`), never hex text.
+
+use alloy::primitives::{Address, B256, Bytes, keccak256};
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+
+/// `keccak256(taskId ‖ resultDigest)`.
+pub fn result_hash(task_id: B256, result_digest: B256) -> B256 {
+    keccak256([task_id.as_slice(), result_digest.as_slice()].concat())
+}
+
+/// `keccak256(worker ‖ taskId ‖ resultDigest)`.
+pub fn result_seal(worker: Address, task_id: B256, result_digest: B256) -> B256 {
+    keccak256(
+        [
+            worker.as_slice(),
+            task_id.as_slice(),
+            result_digest.as_slice(),
+        ]
+        .concat(),
+    )
+}
+
+/// The 32 bytes the enclave challenge key signs: `keccak256(resultHash ‖ resultSeal)`.
+pub fn enclave_message(result_hash: B256, result_seal: B256) -> B256 {
+    keccak256([result_hash.as_slice(), result_seal.as_slice()].concat())
+}
+
+/// The enclave signature of a contribution: 65 bytes `r ‖ s ‖ v` (v = 27/28), EIP-191 over
+/// [`enclave_message`] of the worker's hash and seal.
+pub fn enclave_signature(
+    challenge_key: &PrivateKeySigner,
+    worker: Address,
+    task_id: B256,
+    result_digest: B256,
+) -> alloy::signers::Result<Bytes> {
+    let m = enclave_message(
+        result_hash(task_id, result_digest),
+        result_seal(worker, task_id, result_digest),
+    );
+    let sig = challenge_key.sign_message_sync(m.as_slice())?;
+    Ok(Bytes::from(sig.as_bytes().to_vec()))
+}
+
+/// The worker's `personal_sign` of a 32-byte hash as `0x…` hex (SMS session requests: the
+/// authorization hash `keccak256(worker ‖ taskId ‖ enclaveChallenge)`).
+pub fn personal_sign_hex(signer: &PrivateKeySigner, hash: B256) -> alloy::signers::Result<String> {
+    let sig = signer.sign_message_sync(hash.as_slice())?;
+    Ok(format!("0x{}", hex::encode(sig.as_bytes())))
+}
+
+/// `keccak256(worker ‖ taskId ‖ enclaveChallenge)`: the `WorkerpoolAuthorization` hash the
+/// scheduler signs for the contract and the worker signs for the SMS.
+pub fn authorization_hash(worker: Address, task_id: B256, enclave_challenge: Address) -> B256 {
+    keccak256(
+        [
+            worker.as_slice(),
+            task_id.as_slice(),
+            enclave_challenge.as_slice(),
+        ]
+        .concat(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{address, b256};
+    use sha3::{Digest, Keccak256};
+
+    /// Independent keccak over explicit byte vectors (sha3 crate, not alloy).
+    fn k(parts: &[&[u8]]) -> [u8; 32] {
+        let mut h = Keccak256::new();
+        for p in parts {
+            h.update(p);
+        }
+        h.finalize().into()
+    }
+
+    #[test]
+    fn hash_and_seal_are_packed_byte_concatenations() {
+        let task = b256!("0x1111111111111111111111111111111111111111111111111111111111111111");
+        let digest = b256!("0x2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        let worker = address!("0x00000000000000000000000000000000000000aa");
+        let hash = result_hash(task, digest);
+        assert_eq!(hash.0, k(&[&[0x11; 32], digest.as_slice()]));
+        let seal = result_seal(worker, task, digest);
+        let mut w = [0u8; 20];
+        w[19] = 0xaa;
+        assert_eq!(seal.0, k(&[&w, &[0x11; 32], digest.as_slice()]));
+        assert_ne!(seal, result_seal(Address::ZERO, task, digest));
+        assert_eq!(
+            enclave_message(hash, seal).0,
+            k(&[hash.as_slice(), seal.as_slice()])
+        );
+    }
+
+    #[test]
+    fn enclave_signature_recovers_to_the_challenge_key() {
+        let key = PrivateKeySigner::random();
+        let worker = PrivateKeySigner::random().address();
+        let (task, digest) = (B256::repeat_byte(3), B256::repeat_byte(4));
+        let sig = enclave_signature(&key, worker, task, digest).unwrap();
+        assert_eq!(sig.len(), 65);
+        assert!(sig[64] == 27 || sig[64] == 28, "v = {}", sig[64]);
+        let parsed = alloy::signers::Signature::try_from(sig.as_ref()).unwrap();
+        let m = enclave_message(result_hash(task, digest), result_seal(worker, task, digest));
+        // EIP-191: what the contract's ecrecover sees is the prefixed hash.
+        let recovered = parsed.recover_address_from_msg(m.as_slice()).unwrap();
+        assert_eq!(recovered, key.address());
+    }
+
+    #[test]
+    fn authorization_hash_matches_the_packed_formula() {
+        let w = address!("0x00000000000000000000000000000000000000aa");
+        let c = address!("0x00000000000000000000000000000000000000bb");
+        let t = B256::repeat_byte(9);
+        assert_eq!(
+            authorization_hash(w, t, c).0,
+            k(&[w.as_slice(), t.as_slice(), c.as_slice()])
+        );
+    }
+}

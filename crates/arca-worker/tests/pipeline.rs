@@ -1,0 +1,601 @@
+//! The task pipeline end to end against a real Docker daemon (`DOCKER_HOST`), with the test app
+//! of `tests/apps/pipeline` built on Arca's offline base image: a standard task fed over HTTP,
+//! an app failure, a dataset checksum mismatch, and a TEE task with Arca's in-process chain and
+//! a real SMS (dev mode) releasing a dataset key and a requester secret to the sim enclave, the
+//! result encrypted for the beneficiary. Needs the `docker-tests` feature (scripts/test.d/60-docker.sh).
+#![cfg(feature = "docker-tests")]
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, Bytes, keccak256};
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use arca_worker::pipeline::TaskDirs;
+use arca_worker::task::{
+    AppSpec, DatasetSpec, DealParams, FailureCause, Stage, TeeSpec, WorkerpoolAuthorization,
+};
+use arca_worker::worker_key;
+use arca_worker::{
+    ContainerRunner, DirResultStore, PipelineContext, ReplicateOutcome, ReplicateSpec,
+    run_replicate,
+};
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use futures::StreamExt;
+use sha2::Digest as _;
+
+static BUILD_LOCK: tokio::sync::Mutex<Option<String>> = tokio::sync::Mutex::const_new(None);
+
+/// Builds `tests/apps/pipeline` once per test binary, tagged `arca-test/pipeline:1`.
+async fn build_app(runner: &ContainerRunner) -> String {
+    let tag = "arca-test/pipeline:1".to_owned();
+    let mut built = BUILD_LOCK.lock().await;
+    if built.is_some() {
+        return tag;
+    }
+    let mut context = tar::Builder::new(Vec::new());
+    context
+        .append_dir_all(
+            ".",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps/pipeline"),
+        )
+        .unwrap();
+    let context = context.into_inner().unwrap();
+    let options = BuildImageOptionsBuilder::new()
+        .t(&tag)
+        .rm(true)
+        .forcerm(true)
+        .networkmode("none")
+        .build();
+    let mut stream =
+        runner
+            .docker()
+            .build_image(options, None, Some(bollard::body_full(context.into())));
+    let mut output = String::new();
+    while let Some(item) = stream.next().await {
+        let info = item.unwrap_or_else(|e| panic!("building {tag}: {e}\n{output}"));
+        if let Some(line) = info.stream {
+            output.push_str(&line);
+        }
+        if let Some(err) = info.error_detail.and_then(|d| d.message) {
+            panic!("building {tag}: {err}\n{output} (did scripts/images.sh run?)");
+        }
+    }
+    *built = Some(tag.clone());
+    tag
+}
+
+async fn runner() -> ContainerRunner {
+    ContainerRunner::from_env()
+        .await
+        .expect("a Docker daemon at DOCKER_HOST (scripts/test.d/60-docker.sh starts one)")
+}
+
+/// A static-file HTTP server on port 0: `path → bytes`.
+async fn serve(files: BTreeMap<&'static str, Vec<u8>>) -> SocketAddr {
+    let mut router = axum::Router::new();
+    for (path, bytes) in files {
+        router = router.route(path, axum::routing::get(move || async move { bytes }));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(bytes).into()
+}
+
+fn unique_task(tag: u8) -> B256 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mut t = [0u8; 32];
+    t[0] = tag;
+    t[16..].copy_from_slice(&nanos.to_be_bytes());
+    B256::from(t)
+}
+
+struct Fixture {
+    ctx: PipelineContext,
+    work: tempfile::TempDir,
+    results: tempfile::TempDir,
+    files: tempfile::TempDir,
+    image: String,
+    image_id: B256,
+}
+
+async fn fixture() -> Fixture {
+    let runner = runner().await;
+    let image = build_app(&runner).await;
+    let image_id: B256 = runner
+        .verify_image(&image, None)
+        .await
+        .unwrap()
+        .id
+        .trim_start_matches("sha256:")
+        .parse()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let store = Arc::new(DirResultStore::new(results.path()).unwrap());
+    let mut ctx = PipelineContext::new(runner, work.path(), PrivateKeySigner::random(), store);
+    ctx.file_url_roots = vec![files.path().to_path_buf()];
+    Fixture {
+        ctx,
+        work,
+        results,
+        files,
+        image,
+        image_id,
+    }
+}
+
+impl Fixture {
+    /// A standard task of the test app, authorized for this worker (no enclave challenge).
+    fn spec(&self, args: &str) -> ReplicateSpec {
+        let task_id = unique_task(1);
+        ReplicateSpec {
+            chain_id: 65535,
+            deal_id: B256::repeat_byte(0xde),
+            task_id,
+            task_index: 0,
+            bot_first: 0,
+            bot_size: 1,
+            app: AppSpec {
+                address: Address::repeat_byte(0xa1),
+                image: self.image.clone(),
+                checksum: self.image_id,
+                mrenclave: String::new(),
+            },
+            dataset: None,
+            params: DealParams {
+                args: args.into(),
+                ..Default::default()
+            },
+            requester: Address::repeat_byte(0x44),
+            beneficiary: Address::repeat_byte(0x44),
+            callback: Address::ZERO,
+            tag: B256::ZERO,
+            max_execution_time: Duration::from_secs(60),
+            authorization: WorkerpoolAuthorization {
+                worker_wallet: self.ctx.worker.address(),
+                chain_task_id: task_id,
+                enclave_challenge: Address::ZERO,
+                signature: Bytes::from(vec![0u8; 65]),
+            },
+            tee: None,
+        }
+    }
+
+    /// Every path left under the work directory.
+    fn leftovers(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                out.push(e.path());
+                if e.path().is_dir() {
+                    walk(&e.path(), out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.work.path(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn computed(outcome: ReplicateOutcome) -> arca_worker::task::Computed {
+    match outcome {
+        ReplicateOutcome::Computed(c) => *c,
+        ReplicateOutcome::Failed(f) => panic!("expected a result, got {f:#?}"),
+    }
+}
+
+fn failed(outcome: ReplicateOutcome) -> arca_worker::task::Failure {
+    match outcome {
+        ReplicateOutcome::Failed(f) => *f,
+        ReplicateOutcome::Computed(c) => panic!("expected a failure, got {c:#?}"),
+    }
+}
+
+/// The file a `file://` location points at.
+fn location_path(results: &Bytes) -> PathBuf {
+    let v: serde_json::Value = serde_json::from_slice(results).unwrap();
+    let location = v["location"].as_str().unwrap();
+    assert_eq!(v["storage"], "file", "{v}");
+    PathBuf::from(location.strip_prefix("file://").unwrap())
+}
+
+fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = BTreeMap::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let mut content = Vec::new();
+        f.read_to_end(&mut content).unwrap();
+        out.insert(f.name().unwrap().into_owned(), content);
+    }
+    out
+}
+
+#[tokio::test]
+async fn standard_task_downloads_its_input_over_http_and_stores_a_checked_result() {
+    let fx = fixture().await;
+    let server = serve(BTreeMap::from([(
+        "/input.txt",
+        b"hello from http".to_vec(),
+    )]))
+    .await;
+    let url = format!("http://{server}/input.txt");
+    let mut spec = fx.spec("echo-input 'two words'");
+    spec.params.input_files = vec![url.clone()];
+
+    let c = computed(run_replicate(&spec, &fx.ctx).await);
+
+    // digest computed here from what the app must have written: sha256 of result.txt
+    let expected_result = b"hello from http|two words\n";
+    assert_eq!(c.result_digest, B256::from(sha256(expected_result)));
+    assert!(c.enclave_signature.is_none());
+    assert!(c.callback_data.is_empty());
+    assert_eq!(c.logs.stdout.trim(), "read 1 input file(s)");
+    for stage in ["app", "pre-compute", "compute", "post-compute"] {
+        assert!(
+            c.timings.contains_key(stage),
+            "{stage} not timed: {:?}",
+            c.timings
+        );
+    }
+    // the archive is in the store, named by its sha256, and holds the app's files and logs
+    let stored = location_path(&c.results);
+    assert!(stored.starts_with(fx.results.path()));
+    let bytes = std::fs::read(&stored).unwrap();
+    assert_eq!(
+        stored.file_name().unwrap().to_str().unwrap(),
+        format!("{}.zip", hex::encode(sha256(&bytes)))
+    );
+    let files = unzip(&bytes);
+    assert_eq!(files["result.txt"], expected_result);
+    assert_eq!(
+        files["computed.json"],
+        b"{\"deterministic-output-path\":\"/iexec_out/result.txt\"}\n"
+    );
+    assert_eq!(files["stdout.txt"], b"read 1 input file(s)\n");
+    // the input was saved under the sha256 of its URL (checked through what the app read) and
+    // only the archive is left in the task directory
+    let dirs = TaskDirs::new(fx.work.path(), spec.task_id);
+    assert_eq!(
+        fx.leftovers(),
+        [
+            dirs.root.clone(),
+            dirs.output.clone(),
+            dirs.output.join("iexec_out.zip")
+        ]
+    );
+    assert_eq!(
+        std::fs::read(dirs.output.join("iexec_out.zip")).unwrap(),
+        bytes
+    );
+}
+
+#[tokio::test]
+async fn app_exit_code_is_a_compute_failure_with_its_last_log_lines() {
+    let fx = fixture().await;
+    let spec = fx.spec("exit 3");
+    let f = failed(run_replicate(&spec, &fx.ctx).await);
+    assert_eq!(f.stage, Stage::Compute);
+    assert_eq!(f.cause, FailureCause::AppExitCode { code: 3 });
+    assert!(
+        f.message.contains("exited with code 3")
+            && f.message.contains("fatal: the input is not a CSV file"),
+        "{}",
+        f.message
+    );
+    let logs = f.logs.expect("the app's logs");
+    assert_eq!(logs.stdout.trim(), "starting");
+    // a failed task leaves nothing behind
+    assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
+}
+
+#[tokio::test]
+async fn dataset_checksum_mismatch_stops_before_the_app_runs() {
+    let fx = fixture().await;
+    let file = fx.files.path().join("data.bin");
+    std::fs::write(&file, b"the dataset as uploaded").unwrap();
+    let mut spec = fx.spec("echo-input x");
+    let registered = B256::from(sha256(b"the dataset as registered"));
+    spec.dataset = Some(DatasetSpec {
+        address: Address::repeat_byte(0xd5),
+        url: format!("file://{}", file.display()),
+        checksum: registered,
+    });
+    let f = failed(run_replicate(&spec, &fx.ctx).await);
+    assert_eq!(f.stage, Stage::PreCompute);
+    assert_eq!(f.cause, FailureCause::DatasetChecksumMismatch);
+    let actual = hex::encode(sha256(b"the dataset as uploaded"));
+    assert!(
+        f.message.contains(&format!("on chain {registered}"))
+            && f.message.contains(&format!("downloaded file 0x{actual}"))
+            && f.message.contains("dataset owner"),
+        "{}",
+        f.message
+    );
+    assert!(f.logs.is_none(), "the app must not have run");
+    assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
+
+    // a file:// URL outside the allowed directories is refused as a download failure
+    let mut spec = fx.spec("echo-input x");
+    spec.dataset = Some(DatasetSpec {
+        address: Address::repeat_byte(0xd5),
+        url: "file:///etc/hostname".into(),
+        checksum: B256::ZERO,
+    });
+    let f = failed(run_replicate(&spec, &fx.ctx).await);
+    assert_eq!(f.cause, FailureCause::DatasetDownloadFailed);
+    assert!(
+        f.message.contains("outside the directories"),
+        "{}",
+        f.message
+    );
+}
+
+/// `personal_sign(hash)` as 0x-hex.
+fn sig(signer: &PrivateKeySigner, hash: B256) -> String {
+    format!(
+        "0x{}",
+        hex::encode(
+            signer
+                .sign_message_sync(hash.as_slice())
+                .unwrap()
+                .as_bytes()
+        )
+    )
+}
+
+async fn post(http: &reqwest::Client, url: &str, auth: String, body: String) -> (u16, String) {
+    let r = http
+        .post(url)
+        .header("authorization", auth)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tee_task_gets_its_secrets_from_the_sms_and_encrypts_the_result() {
+    let mut fx = fixture().await;
+    let stack = arca_testkit::Stack::start().await;
+    let a = stack.actors.clone();
+    let worker = a.workers[0].clone();
+    fx.ctx.worker = worker.clone();
+    fx.ctx.dev_pki = Some(Arc::new(arca_tee::dev::DevPki::default()));
+
+    // the SMS, --dev (accepts sim quotes), on the same chain
+    let store =
+        Arc::new(arca_sms::SqliteStore::in_memory(arca_sms::MasterKey::new(rand_key())).unwrap());
+    let sms = arca_sms::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        arca_sms::Config {
+            rpc_url: stack.rpc.clone(),
+            hub: stack.deployment.hub,
+            dev: true,
+            public_url: None,
+            session_ttl: 300,
+        },
+        store,
+    )
+    .await
+    .unwrap();
+    let sms_url = sms.url();
+
+    // the app: registered with the sim enclave's measurement of its image (its own entrypoint)
+    let digest = format!("sha256:{}", hex::encode(fx.image_id));
+    let fingerprint = hex::encode(arca_tee::sim::measure(&digest, "").unwrap());
+    let mrenclave = format!(
+        r#"{{"framework":"TDX","version":"arca-sim/v1","entrypoint":"","fingerprint":"{fingerprint}"}}"#
+    );
+    let app = stack
+        .app("tee-app", &fx.image, fx.image_id, &mrenclave)
+        .await;
+
+    // the dataset: encrypted, served over HTTP, its checksum that of the encrypted file
+    let plain = b"the confidential dataset";
+    let key = arca_crypto::AesKey::generate();
+    let encrypted = arca_crypto::dataset::encrypt_bytes(plain, &key);
+    let server = serve(BTreeMap::from([("/dataset.enc", encrypted.clone())])).await;
+    let dataset_url = format!("http://{server}/dataset.enc");
+    let dataset_checksum = B256::from(sha256(&encrypted));
+    let dataset = stack.dataset("ds", &dataset_url, dataset_checksum).await;
+    let pool = stack.workerpool("pool").await;
+
+    // secrets: the dataset key, a requester secret, the beneficiary's result key
+    let http = reqwest::Client::new();
+    let key_b64 = key.to_base64();
+    let (status, body) = post(
+        &http,
+        &format!("{sms_url}/secrets/web3?secretAddress={dataset}"),
+        sig(
+            &a.dataset_owner,
+            arca_sms::auth::web3_challenge(dataset, key_b64.as_bytes()),
+        ),
+        key_b64.clone(),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let requester = &a.requester;
+    let (status, body) = post(
+        &http,
+        &format!("{sms_url}/requesters/{}/secrets/mail", requester.address()),
+        sig(
+            requester,
+            arca_sms::auth::named_challenge(requester.address(), "mail", b"alice@example.org"),
+        ),
+        "alice@example.org".into(),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let keypair = arca_crypto::result::generate_keypair(2048).unwrap();
+    let public = arca_crypto::result::public_key_to_sms_secret(&keypair.public_pem);
+    let name = "iexec-result-encryption-public-key";
+    let (status, body) = post(
+        &http,
+        &format!(
+            "{sms_url}/secrets/web2?ownerAddress={}&secretName={name}",
+            requester.address()
+        ),
+        sig(
+            requester,
+            arca_sms::auth::named_challenge(requester.address(), name, public.as_bytes()),
+        ),
+        public.clone(),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+
+    // the deal and its task on chain
+    let params =
+        r#"{"iexec_args":"tee","iexec_secrets":{"1":"mail"},"iexec_result_encryption":true}"#;
+    let deal_spec = arca_testkit::DealSpec::new(&stack, app, pool)
+        .tee()
+        .dataset(dataset)
+        .params(params);
+    let deal_id = stack.deal(&deal_spec).await;
+    let task_id = stack.initialize(deal_id, 0).await;
+
+    // the scheduler: enclave challenge from the SMS, authorization for the worker
+    let (status, challenge) = post(
+        &http,
+        &format!("{sms_url}/tee/challenges/{task_id}"),
+        sig(
+            &a.scheduler,
+            arca_sms::auth::authorization_hash(None, task_id, None),
+        ),
+        String::new(),
+    )
+    .await;
+    assert_eq!(status, 200, "{challenge}");
+    let challenge: Address = challenge.trim().parse().unwrap();
+    let auth_hash = worker_key::authorization_hash(worker.address(), task_id, challenge);
+    let auth_sig = a.scheduler.sign_message_sync(auth_hash.as_slice()).unwrap();
+
+    let spec = ReplicateSpec {
+        chain_id: stack.deployment.chain_id,
+        deal_id,
+        task_id,
+        task_index: 0,
+        bot_first: 0,
+        bot_size: 1,
+        app: AppSpec {
+            address: app,
+            image: fx.image.clone(),
+            checksum: fx.image_id,
+            mrenclave,
+        },
+        dataset: Some(DatasetSpec {
+            address: dataset,
+            url: dataset_url,
+            checksum: dataset_checksum,
+        }),
+        params: DealParams {
+            args: "tee".into(),
+            secrets: BTreeMap::from([(1, "mail".into())]),
+            result_encryption: true,
+            ..Default::default()
+        },
+        requester: requester.address(),
+        beneficiary: requester.address(),
+        callback: Address::ZERO,
+        tag: deal_spec.tag,
+        max_execution_time: Duration::from_secs(60),
+        authorization: WorkerpoolAuthorization {
+            worker_wallet: worker.address(),
+            chain_task_id: task_id,
+            enclave_challenge: challenge,
+            signature: Bytes::from(auth_sig.as_bytes().to_vec()),
+        },
+        tee: Some(TeeSpec {
+            sms_url: sms_url.clone(),
+            framework: "tdx".into(),
+        }),
+    };
+
+    let c = computed(run_replicate(&spec, &fx.ctx).await);
+
+    // the app saw the decrypted dataset and the requester secret
+    let expected_result = b"dataset: the confidential dataset\nsecret: alice@example.org\n";
+    assert_eq!(c.result_digest, B256::from(sha256(expected_result)));
+    // the enclave signature is the challenge key's, over keccak256(resultHash ‖ resultSeal)
+    let hash = keccak256([task_id.as_slice(), c.result_digest.as_slice()].concat());
+    let seal = keccak256(
+        [
+            worker.address().as_slice(),
+            task_id.as_slice(),
+            c.result_digest.as_slice(),
+        ]
+        .concat(),
+    );
+    let m = keccak256([hash.as_slice(), seal.as_slice()].concat());
+    let signature = c.enclave_signature.expect("an enclave signature");
+    let recovered = alloy::signers::Signature::try_from(signature.as_ref())
+        .unwrap()
+        .recover_address_from_msg(m.as_slice())
+        .unwrap();
+    assert_eq!(recovered, challenge);
+
+    // the stored archive is encrypted for the beneficiary and opens with its private key
+    let stored = std::fs::read(location_path(&c.results)).unwrap();
+    let files = unzip(&stored);
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        ["aes-key.rsa", "iexec_out.zip.aes"]
+    );
+    let plain_zip = arca_crypto::result::decrypt_result(&stored, &keypair.private_pem).unwrap();
+    let inner = unzip(&plain_zip);
+    assert_eq!(inner["result.txt"], expected_result);
+    // a TEE app's logs stay out of the result
+    assert!(!inner.contains_key("stdout.txt"), "{:?}", inner.keys());
+
+    // nothing but the encrypted archive is left: no clear dataset, no clear result
+    let dirs = TaskDirs::new(fx.work.path(), task_id);
+    assert_eq!(
+        fx.leftovers(),
+        [
+            dirs.root.clone(),
+            dirs.output.clone(),
+            dirs.output.join("encrypted-iexec_out.zip")
+        ]
+    );
+
+    // the session was single-use: the same spec again gets a new session and a new result
+    // archive (fresh AES key), with the same digest
+    let again = computed(run_replicate(&spec, &fx.ctx).await);
+    assert_eq!(again.result_digest, c.result_digest);
+    drop(sms);
+}
+
+#[tokio::test]
+async fn tee_task_is_refused_by_a_worker_without_an_enclave() {
+    let fx = fixture().await;
+    let mut spec = fx.spec("tee");
+    spec.tee = Some(TeeSpec {
+        sms_url: "http://127.0.0.1:9".into(),
+        framework: "tdx".into(),
+    });
+    let f = failed(run_replicate(&spec, &fx.ctx).await);
+    assert_eq!(f.cause, FailureCause::WorkerError);
+    assert!(f.message.contains("no enclave"), "{}", f.message);
+}
+
+fn rand_key() -> [u8; 32] {
+    let k = PrivateKeySigner::random();
+    k.to_bytes().0
+}
