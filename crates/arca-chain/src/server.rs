@@ -560,8 +560,10 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
                     }
                 }
                 Head::Partial { total } => {
-                    // Room for the whole request at once rather than growing read by read.
-                    input.reserve(total.saturating_sub(input.len() - consumed));
+                    // Room for the whole request at once rather than growing read by read (up
+                    // to 1 MiB: a claimed length is not yet data, and idle claims must not pin
+                    // memory; beyond that the buffer doubles as bytes arrive).
+                    input.reserve(total.saturating_sub(input.len() - consumed).min(1 << 20));
                     break;
                 }
                 Head::Other => {
