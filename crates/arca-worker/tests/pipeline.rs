@@ -245,7 +245,10 @@ async fn standard_task_downloads_its_input_over_http_and_stores_a_checked_result
     assert_eq!(c.result_digest, B256::from(sha256(expected_result)));
     assert!(c.enclave_signature.is_none());
     assert!(c.callback_data.is_empty());
-    assert_eq!(c.logs.stdout.trim(), "read 1 input file(s)");
+    // the input file is named 0x + sha256 of its URL text (what the app was told to read)
+    let input_name = format!("0x{}", hex::encode(sha256(url.as_bytes())));
+    let stdout = format!("read 1 input file(s): {input_name}\n");
+    assert_eq!(c.logs.stdout, stdout);
     for stage in ["app", "pre-compute", "compute", "post-compute"] {
         assert!(
             c.timings.contains_key(stage),
@@ -267,8 +270,7 @@ async fn standard_task_downloads_its_input_over_http_and_stores_a_checked_result
         files["computed.json"],
         b"{\"deterministic-output-path\":\"/iexec_out/result.txt\"}\n"
     );
-    assert_eq!(files["stdout.txt"], b"read 1 input file(s)\n");
-    // the input was saved under the sha256 of its URL (checked through what the app read) and
+    assert_eq!(files["stdout.txt"], stdout.as_bytes());
     // only the archive is left in the task directory
     let dirs = TaskDirs::new(fx.work.path(), spec.task_id);
     assert_eq!(
@@ -301,6 +303,87 @@ async fn app_exit_code_is_a_compute_failure_with_its_last_log_lines() {
     let logs = f.logs.expect("the app's logs");
     assert_eq!(logs.stdout.trim(), "starting");
     // a failed task leaves nothing behind
+    assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
+}
+
+#[tokio::test]
+async fn each_way_to_fail_has_its_stage_and_cause() {
+    let fx = fixture().await;
+    let run = |spec: ReplicateSpec| {
+        let ctx = fx.ctx.clone();
+        async move { failed(run_replicate(&spec, &ctx).await) }
+    };
+
+    let mut spec = fx.spec("sleep 30");
+    spec.max_execution_time = Duration::from_secs(2);
+    let f = run(spec).await;
+    assert_eq!(
+        (f.stage, &f.cause),
+        (Stage::Compute, &FailureCause::Timeout)
+    );
+    assert!(
+        f.message.contains("maximum execution time of 2s") && f.message.contains("sleeping 30 s"),
+        "{}",
+        f.message
+    );
+
+    let f = run(fx.spec("no-computed")).await;
+    assert_eq!(
+        (f.stage, &f.cause),
+        (Stage::PostCompute, &FailureCause::ComputedFileInvalid)
+    );
+    assert!(f.message.contains("computed.json"), "{}", f.message);
+
+    let f = run(fx.spec("long-name")).await;
+    assert_eq!(
+        (f.stage, &f.cause),
+        (Stage::PostCompute, &FailureCause::ResultFileNameTooLong)
+    );
+    assert!(
+        f.message.contains("this-name-is-32-characters-long!"),
+        "{}",
+        f.message
+    );
+
+    let f = run(fx.spec("echo-input 'unclosed")).await;
+    assert_eq!(f.cause, FailureCause::DealParamsInvalid);
+    assert!(f.message.contains("unclosed quote"), "{}", f.message);
+
+    let mut spec = fx.spec("echo-input x");
+    spec.params.result_encryption = true;
+    assert_eq!(run(spec).await.cause, FailureCause::DealParamsInvalid);
+
+    let mut spec = fx.spec("echo-input x");
+    spec.app.image = "arca-test/absent:0".into();
+    let f = run(spec).await;
+    assert_eq!(
+        (f.stage, &f.cause),
+        (Stage::AppDownload, &FailureCause::AppImageMissing)
+    );
+
+    let mut spec = fx.spec("echo-input x");
+    spec.app.checksum = B256::repeat_byte(0x42);
+    let f = run(spec).await;
+    assert_eq!(
+        (f.stage, &f.cause),
+        (Stage::AppDownload, &FailureCause::AppChecksumMismatch)
+    );
+    assert!(
+        f.message
+            .contains(&format!("on chain {}", B256::repeat_byte(0x42)))
+            && f.message.contains(&hex::encode(fx.image_id)),
+        "{}",
+        f.message
+    );
+
+    let mut spec = fx.spec("echo-input x");
+    spec.params.input_files = vec!["http://127.0.0.1:9/absent".into()];
+    let f = run(spec).await;
+    assert_eq!(
+        (f.stage, &f.cause),
+        (Stage::PreCompute, &FailureCause::InputDownloadFailed)
+    );
+
     assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
 }
 
@@ -579,6 +662,62 @@ async fn tee_task_gets_its_secrets_from_the_sms_and_encrypts_the_result() {
     // archive (fresh AES key), with the same digest
     let again = computed(run_replicate(&spec, &fx.ctx).await);
     assert_eq!(again.result_digest, c.result_digest);
+    assert_ne!(again.results, c.results);
+
+    // a deal asking for a secret the requester never pushed: the SMS refuses, the app never runs
+    let deal_id = stack
+        .deal(
+            &arca_testkit::DealSpec::new(&stack, app, pool)
+                .tee()
+                .params(r#"{"iexec_args":"tee","iexec_secrets":{"1":"absent"}}"#),
+        )
+        .await;
+    let task_id = stack.initialize(deal_id, 0).await;
+    let (status, challenge) = post(
+        &http,
+        &format!("{sms_url}/tee/challenges/{task_id}"),
+        sig(
+            &a.scheduler,
+            arca_sms::auth::authorization_hash(None, task_id, None),
+        ),
+        String::new(),
+    )
+    .await;
+    assert_eq!(status, 200, "{challenge}");
+    let challenge: Address = challenge.trim().parse().unwrap();
+    let auth_hash = worker_key::authorization_hash(worker.address(), task_id, challenge);
+    let mut refused = spec.clone();
+    refused.deal_id = deal_id;
+    refused.task_id = task_id;
+    refused.dataset = None;
+    refused.params = DealParams {
+        args: "tee".into(),
+        secrets: BTreeMap::from([(1, "absent".into())]),
+        ..Default::default()
+    };
+    refused.authorization = WorkerpoolAuthorization {
+        worker_wallet: worker.address(),
+        chain_task_id: task_id,
+        enclave_challenge: challenge,
+        signature: Bytes::from(
+            a.scheduler
+                .sign_message_sync(auth_hash.as_slice())
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        ),
+    };
+    let f = failed(run_replicate(&refused, &fx.ctx).await);
+    assert_eq!(
+        (f.stage, &f.cause),
+        (Stage::PreCompute, &FailureCause::SecretNotReleased)
+    );
+    assert!(
+        f.message.contains("requester-secret-missing") && f.message.contains("absent"),
+        "{}",
+        f.message
+    );
+    assert!(f.logs.is_none());
     drop(sms);
 }
 
