@@ -181,7 +181,8 @@ async fn run(a: Args) {
     let attested_rate = a.sessions as f64 / t0.elapsed().as_secs_f64();
 
     // 2. follow-up releases: pre-signed counters, each worker drives its own sessions in order
-    let per_session = 40_000 / a.sessions.max(1) + 1;
+    // enough signed requests for 10,000 releases/s over the whole run
+    let per_session = (a.seconds * 10_000.0) as usize / a.sessions.max(1) + 1;
     eprintln!(
         "signing {} follow-up requests ({} per session)…",
         per_session * a.sessions,

@@ -28,6 +28,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
 use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -616,7 +618,7 @@ pub(crate) struct Prepared {
     session: Session,
     key: Address,
     epoch: u64,
-    env: BTreeMap<String, String>,
+    env_json: String,
     released: Vec<Released>,
 }
 
@@ -644,7 +646,7 @@ pub(crate) async fn release(
     AxState(s): AxState<State>,
     Path(session_id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let req: ReleaseRequest = parse_json(&body, "release request JSON")?;
     let now = crate::server::unix_now();
     match (&req.quote, req.counter) {
@@ -672,7 +674,7 @@ async fn attested_release(
     quote: &str,
     req: &ReleaseRequest,
     now: u64,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let session_id = session.id.clone();
     let task_id = parse_b256(&session.task_id, "task id")?;
     if session.session_key.is_some() {
@@ -759,11 +761,13 @@ fn prepare(s: &State, session: Session, key: Address, deal: &DealView) -> Result
         "SIGN_TEE_CHALLENGE_PRIVATE_KEY".into(),
         format!("0x{}", hex::encode(challenge)),
     );
+    let env_json = serde_json::to_string(&env)
+        .map_err(|e| SmsError::Store(format!("serializing the environment: {e}")))?;
     Ok(Prepared {
         session,
         key,
         epoch,
-        env,
+        env_json,
         released,
     })
 }
@@ -784,19 +788,23 @@ fn log_entry(p: &Prepared, measurement: &str, counter: u64, now: u64) -> crate::
     }
 }
 
-fn answer(s: &State, p: &Prepared, entry: &crate::log::Release, measurement: &str) -> Json<Value> {
+/// `{"taskId", "measurement", "counter", "environment"}`, the environment serialized once per
+/// prepared session (it is the bulk of the answer).
+fn answer(s: &State, p: &Prepared, entry: &crate::log::Release, measurement: &str) -> Response {
     s.metrics.released(entry.secrets.len());
     tracing::debug!(
         log_seq = entry.seq,
         counter = entry.counter,
         "secrets released"
     );
-    Json(json!({
-        "taskId": p.session.task_id,
-        "measurement": measurement,
-        "counter": entry.counter,
-        "environment": p.env,
-    }))
+    let body = format!(
+        r#"{{"taskId":{},"measurement":{},"counter":{},"environment":{}}}"#,
+        Value::from(p.session.task_id.as_str()),
+        Value::from(measurement),
+        entry.counter,
+        p.env_json
+    );
+    ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Keeps a prepared session for its follow-up releases; expired ones are dropped when the
@@ -830,7 +838,7 @@ async fn follow_up_release(
     counter: u64,
     req: &ReleaseRequest,
     now: u64,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     if req.session_key.is_some() || req.collateral.is_some() {
         return Err(SmsError::BadRequest(
             "a follow-up release carries only `counter` and `signature`".into(),
