@@ -38,10 +38,10 @@ enum Command {
     /// Escrow account: deposit, withdraw, show.
     #[command(subcommand)]
     Account(cmd::account::AccountCommand),
-    /// Apps: init, deploy, show, count.
+    /// Apps: init, deploy, show, count, publish, unpublish, push-secret, check-secret, run.
     #[command(subcommand)]
     App(cmd::app::AppCommand),
-    /// Workerpools: init, deploy, show, count.
+    /// Workerpools: init, deploy, show, count, publish, unpublish.
     #[command(subcommand)]
     Workerpool(cmd::workerpool::WorkerpoolCommand),
     /// Categories: init, create, show, count.
@@ -60,6 +60,15 @@ enum Command {
     /// Requester secrets in the SMS: push-secret, check-secret.
     #[command(subcommand)]
     Requester(cmd::secret::RequesterCommand),
+    /// The market's open orders: app, dataset, workerpool, requester.
+    #[command(subcommand)]
+    Orderbook(cmd::orderbook::OrderbookCommand),
+    /// Deals: show (with their tasks), claim.
+    #[command(subcommand)]
+    Deal(cmd::deal::DealCommand),
+    /// Tasks: show (and download the result), debug, claim.
+    #[command(subcommand)]
+    Task(cmd::deal::TaskCommand),
     /// Run the market API (orderbook, the iexecGateway of chain.json).
     Market(cmd::market::MarketArgs),
     /// Run the whole marketplace locally in one process: chain, contracts, SMS (dev), market,
@@ -87,6 +96,9 @@ fn main() -> ExitCode {
         Command::Sms(args) => cmd::sms::run(args),
         Command::Market(args) => cmd::market::run(args),
         Command::Result(command) => cmd::result::run(command),
+        Command::Orderbook(command) => cmd::orderbook::run_orderbook(command),
+        Command::Deal(command) => cmd::deal::run_deal(command),
+        Command::Task(command) => cmd::deal::run_task(command),
         Command::Requester(command) => cmd::secret::run_requester(command),
     };
     match outcome {

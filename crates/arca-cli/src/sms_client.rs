@@ -71,7 +71,6 @@ impl SmsClient {
     }
 
     /// Whether the SMS is up (`GET /version`).
-    #[allow(dead_code)]
     pub(crate) async fn reachable(&self) -> anyhow::Result<()> {
         let (status, _) = self.send(Method::GET, "/version", &[], None).await?;
         if !status.is_success() {

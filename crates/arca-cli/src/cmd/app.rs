@@ -25,6 +25,12 @@ pub(crate) enum AppCommand {
     PushSecret(crate::cmd::secret::AppPushArgs),
     /// Check that the app developer secret is in the SMS.
     CheckSecret(crate::cmd::secret::CheckArgs),
+    /// Sign an app order (iexec.json template and flags) and publish it on the market.
+    Publish(crate::cmd::orderbook::PublishArgs),
+    /// Unpublish the last (or --all) app orders of an app from the market.
+    Unpublish(crate::cmd::orderbook::UnpublishArgs),
+    /// Run the app: match market orders with a signed request and create a deal.
+    Run(Box<crate::cmd::run::RunArgs>),
 }
 
 /// Options of `init`.
@@ -82,6 +88,15 @@ pub(crate) fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
         AppCommand::CheckSecret(a) => {
             emit(a.common_raw(), block_on(crate::cmd::secret::app_check(&a)))
         }
+        AppCommand::Publish(a) => emit(
+            a.common.raw,
+            block_on(crate::cmd::orderbook::publish(Resource::App, &a)),
+        ),
+        AppCommand::Unpublish(a) => emit(
+            a.common.raw,
+            block_on(crate::cmd::orderbook::unpublish(Resource::App, &a)),
+        ),
+        AppCommand::Run(a) => crate::cmd::run::run(*a),
     }
 }
 

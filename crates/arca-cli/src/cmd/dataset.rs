@@ -36,6 +36,10 @@ pub(crate) enum DatasetCommand {
     PushSecret(crate::cmd::secret::DatasetPushArgs),
     /// Check that the dataset key is in the SMS.
     CheckSecret(crate::cmd::secret::CheckArgs),
+    /// Sign a dataset order (iexec.json template and flags) and publish it on the market.
+    Publish(crate::cmd::orderbook::PublishArgs),
+    /// Unpublish the last (or --all) dataset orders of a dataset from the market.
+    Unpublish(crate::cmd::orderbook::UnpublishArgs),
 }
 
 /// Options of `arca dataset init`.
@@ -139,6 +143,20 @@ pub(crate) fn run(command: DatasetCommand) -> anyhow::Result<ExitCode> {
         DatasetCommand::CheckSecret(a) => crate::output::emit(
             a.common_raw(),
             crate::output::block_on(crate::cmd::secret::dataset_check(&a)),
+        ),
+        DatasetCommand::Publish(a) => crate::output::emit(
+            a.common.raw,
+            crate::output::block_on(crate::cmd::orderbook::publish(
+                arca_client::Resource::Dataset,
+                &a,
+            )),
+        ),
+        DatasetCommand::Unpublish(a) => crate::output::emit(
+            a.common.raw,
+            crate::output::block_on(crate::cmd::orderbook::unpublish(
+                arca_client::Resource::Dataset,
+                &a,
+            )),
         ),
     }
 }

@@ -1,4 +1,5 @@
-//! `arca workerpool init|deploy|show|count` (same behaviour as the app commands, on the workerpool registry).
+//! `arca workerpool init|deploy|show|count|publish|unpublish` (same behaviour as the app commands, on the
+//! workerpool registry and its market orders).
 
 use crate::cmd::app::{count, deploy, init, show};
 use crate::output::{Common, block_on, emit};
@@ -17,6 +18,10 @@ pub(crate) enum WorkerpoolCommand {
     Show(ShowArgs),
     /// Count the workerpools of an owner.
     Count(CountArgs),
+    /// Sign a workerpool order (iexec.json template and flags) and publish it on the market.
+    Publish(crate::cmd::orderbook::PublishArgs),
+    /// Unpublish the last (or --all) workerpool orders of a workerpool from the market.
+    Unpublish(crate::cmd::orderbook::UnpublishArgs),
 }
 
 /// Options of `show`.
@@ -58,6 +63,14 @@ pub(crate) fn run(command: WorkerpoolCommand) -> anyhow::Result<ExitCode> {
         WorkerpoolCommand::Count(a) => emit(
             a.common.raw,
             block_on(count(&a.common, kind, a.user.as_deref())),
+        ),
+        WorkerpoolCommand::Publish(a) => emit(
+            a.common.raw,
+            block_on(crate::cmd::orderbook::publish(kind, &a)),
+        ),
+        WorkerpoolCommand::Unpublish(a) => emit(
+            a.common.raw,
+            block_on(crate::cmd::orderbook::unpublish(kind, &a)),
         ),
     }
 }

@@ -1,0 +1,860 @@
+//! `arca deal show|claim` and `arca task show|debug|claim`: a deal and its tasks as the chain has them,
+//! completed (when the workerpool's scheduler API is known: chain.json `workerpoolApi` or
+//! `--workerpool-api`) with the scheduler's view of each task (stage, replicates, failure cause); the
+//! result download of `task show --download` (resumable, progress bar, SDK file naming); and the live
+//! follow-up shared with `app run --watch`.
+
+use crate::output::{Common, Outcome, block_on, emit, notice, spinner};
+use alloy::primitives::{B256, U256};
+use alloy::signers::SignerSync;
+use alloy::sol_types::{SolStruct, eip712_domain};
+use anyhow::{Context as _, bail};
+use arca_client::poco::{self, Deal, Task};
+use arca_client::{Client, Project};
+use clap::{Args, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Deal subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DealCommand {
+    /// Show a deal and the status of its tasks.
+    Show(DealArgs),
+    /// Claim the tasks of a deal that failed to complete before their final deadline (refund).
+    Claim(DealArgs),
+}
+
+/// Options of the deal commands.
+#[derive(Debug, Args)]
+pub(crate) struct DealArgs {
+    /// The deal id.
+    dealid: String,
+    /// Follow the tasks until they complete or fail (`deal show`).
+    #[arg(long)]
+    watch: bool,
+    /// The workerpool's scheduler API [default: chain.json workerpoolApi].
+    #[arg(long, value_name = "URL")]
+    workerpool_api: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Task subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TaskCommand {
+    /// Show a task: on-chain status, deadlines, result; the scheduler's stage when known.
+    Show(TaskShowArgs),
+    /// Diagnose a task: replicates, failure causes, and with --logs the app's logs (requester only).
+    Debug(TaskDebugArgs),
+    /// Claim a task that failed to complete before its final deadline (refund).
+    Claim(TaskArgs),
+}
+
+/// Options of `task show`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskShowArgs {
+    /// The task id.
+    taskid: String,
+    /// Download the result to PATH.zip [default: <taskid>.zip].
+    #[arg(long, num_args = 0..=1, value_name = "PATH")]
+    download: Option<Option<String>>,
+    /// Follow the task until it completes or fails.
+    #[arg(long)]
+    watch: bool,
+    /// The workerpool's scheduler API [default: chain.json workerpoolApi].
+    #[arg(long, value_name = "URL")]
+    workerpool_api: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Options of `task debug`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskDebugArgs {
+    /// The task id.
+    taskid: String,
+    /// Also fetch the app's logs from the scheduler (signed by the requester's wallet).
+    #[arg(long)]
+    logs: bool,
+    /// The workerpool's scheduler API [default: chain.json workerpoolApi].
+    #[arg(long, value_name = "URL")]
+    workerpool_api: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Options of `task claim`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskArgs {
+    /// The task id.
+    taskid: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub(crate) fn run_deal(command: DealCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DealCommand::Show(a) => emit(a.common.raw, block_on(deal_show(&a))),
+        DealCommand::Claim(a) => emit(a.common.raw, block_on(deal_claim(&a))),
+    }
+}
+
+pub(crate) fn run_task(command: TaskCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TaskCommand::Show(a) => emit(a.common.raw, block_on(task_show(&a))),
+        TaskCommand::Debug(a) => emit(a.common.raw, block_on(task_debug(&a))),
+        TaskCommand::Claim(a) => emit(a.common.raw, block_on(task_claim(&a))),
+    }
+}
+
+fn bytes32(what: &str, text: &str) -> anyhow::Result<B256> {
+    let ok = text.len() == 66
+        && text.starts_with("0x")
+        && text[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !ok {
+        bail!("{text} is not a valid {what} (expected 0x followed by 64 hex digits)");
+    }
+    Ok(text.parse().expect("checked"))
+}
+
+/// The scheduler API URL: the flag, else chain.json `workerpoolApi`.
+pub(crate) fn workerpool_api(
+    common: &Common,
+    project: &Project,
+    flag: Option<&str>,
+) -> anyhow::Result<Option<SchedulerApi>> {
+    let url = match flag {
+        Some(u) => Some(u.to_string()),
+        None => common.chain_conf(project)?.1.workerpool_api,
+    };
+    Ok(url.map(|u| SchedulerApi::new(&u)))
+}
+
+/// The public task API of a workerpool's scheduler (iexec-protocol.md §6.1).
+#[derive(Debug, Clone)]
+pub(crate) struct SchedulerApi {
+    http: reqwest::Client,
+    base: String,
+}
+
+mod challenge {
+    alloy::sol! { struct Challenge { string challenge; } }
+}
+
+impl SchedulerApi {
+    fn new(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .expect("static client configuration"),
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    async fn get(&self, path: &str, auth: Option<&str>) -> anyhow::Result<Option<Value>> {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(a) = auth {
+            request = request.header("Authorization", a);
+        }
+        let response = request.send().await.with_context(|| {
+            format!(
+                "the workerpool API at {} did not answer: fix \"workerpoolApi\" in chain.json or --workerpool-api",
+                self.base
+            )
+        })?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("the workerpool API answered {status} to GET {path}: {text}");
+        }
+        Ok(Some(
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
+    /// `GET /tasks/{taskId}` (None: the scheduler does not know the task yet).
+    pub(crate) async fn task(&self, task: B256) -> anyhow::Result<Option<Value>> {
+        self.get(&format!("/tasks/{task}"), None).await
+    }
+
+    /// `GET /tasks/{taskId}/logs`, authorized by the EIP-712 challenge signed by `signer`.
+    async fn logs(
+        &self,
+        task: B256,
+        signer: &alloy::signers::local::PrivateKeySigner,
+        chain_id: u64,
+    ) -> anyhow::Result<Option<Value>> {
+        let address = signer.address();
+        let answer = self
+            .get(&format!("/tasks/logs/challenge?address={address}"), None)
+            .await?
+            .context("the workerpool API has no logs challenge endpoint")?;
+        // iExec answers the typed data; accept a bare challenge string too
+        let text = answer["message"]["challenge"]
+            .as_str()
+            .or_else(|| answer["challenge"].as_str())
+            .or_else(|| answer.as_str())
+            .context("the workerpool API's challenge has no message.challenge")?
+            .to_string();
+        let domain = eip712_domain! { name: "iExec Core", version: "1", chain_id: chain_id, };
+        let hash = challenge::Challenge { challenge: text }.eip712_signing_hash(&domain);
+        let signature = signer
+            .sign_hash_sync(&hash)
+            .context("signing the logs challenge")?;
+        let auth = format!(
+            "{hash}_0x{}_{address}",
+            alloy::hex::encode(signature.as_bytes())
+        );
+        self.get(&format!("/tasks/{task}/logs"), Some(&auth)).await
+    }
+}
+
+/// Seconds since the epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn u64_of(v: U256) -> u64 {
+    v.try_into().unwrap_or(u64::MAX)
+}
+
+/// The deal, or an error when it does not exist.
+async fn load_deal(client: &Client, deal_id: B256) -> anyhow::Result<Deal> {
+    let deal = client.deal(deal_id).await?;
+    if deal.app.pointer.is_zero() {
+        bail!(
+            "no deal {deal_id} on chain {}: check the id (printed by `arca app run`) and --chain",
+            client.chain_id()
+        );
+    }
+    Ok(deal)
+}
+
+/// The final deadline of the deal's tasks (`startTime + 10 × workClockTimeRef`).
+async fn final_deadline(client: &Client, deal: &Deal) -> anyhow::Result<u64> {
+    let category = client.category(deal.category).await?;
+    let reference: u64 = category["workClockTimeRef"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok(u64_of(deal.startTime) + 10 * reference)
+}
+
+/// The on-chain status name of a task, with UNSET shown as the SDK does for uninitialized tasks.
+fn status_name(task: &Task) -> &'static str {
+    poco::task_status_name(task.status)
+}
+
+/// A task's JSON view (SDK field names) with the result link decoded.
+fn task_json(task_id: B256, task: &Task, final_deadline: u64) -> Value {
+    let results = String::from_utf8(task.results.to_vec()).unwrap_or_default();
+    let results_json: Value = serde_json::from_str(&results).unwrap_or(json!({"storage": "none"}));
+    let status = status_name(task);
+    let claimable = matches!(status, "UNSET" | "ACTIVE" | "REVEALING") && now() >= final_deadline;
+    json!({
+        "taskid": task_id.to_string(),
+        "dealid": task.dealid.to_string(),
+        "idx": task.idx.to_string(),
+        "status": task.status,
+        "statusName": status,
+        "contributionDeadline": task.contributionDeadline.to_string(),
+        "revealDeadline": task.revealDeadline.to_string(),
+        "finalDeadline": final_deadline.to_string(),
+        "consensusValue": task.consensusValue.to_string(),
+        "revealCounter": task.revealCounter.to_string(),
+        "winnerCounter": task.winnerCounter.to_string(),
+        "contributors": task.contributors.iter().map(|c| c.to_checksum(None)).collect::<Vec<_>>(),
+        "resultDigest": task.resultDigest.to_string(),
+        "results": results_json,
+        "resultsTimestamp": task.resultsTimestamp.to_string(),
+        "resultsCallback": task.resultsCallback.to_string(),
+        "taskTimedOut": claimable,
+    })
+}
+
+/// What the scheduler says about a task, in one line (stage, failure cause).
+fn scheduler_line(view: &Value) -> String {
+    let mut parts = Vec::new();
+    for key in ["status", "stage"] {
+        if let Some(v) = view.get(key).and_then(Value::as_str) {
+            parts.push(format!("{key} {v}"));
+        }
+    }
+    if let Some(f) = view.get("failure").filter(|f| !f.is_null()) {
+        parts.push(format!(
+            "failure {}",
+            f.as_str().map_or_else(|| f.to_string(), str::to_string)
+        ));
+    }
+    parts.join(", ")
+}
+
+/// The failure cause of a task from the scheduler's view (replicate causes and messages).
+fn failure_cause(view: Option<&Value>) -> Option<String> {
+    let view = view?;
+    if let Some(f) = view.get("failure").filter(|f| !f.is_null()) {
+        return Some(f.as_str().map_or_else(|| f.to_string(), str::to_string));
+    }
+    let causes: Vec<String> = view
+        .get("replicates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| r.get("cause").is_some_and(|c| !c.is_null()))
+        .map(|r| {
+            format!(
+                "worker {}: {} {}{}",
+                r["worker"].as_str().unwrap_or("?"),
+                r["cause"].as_str().unwrap_or(""),
+                r["message"].as_str().unwrap_or(""),
+                r.get("exitCode")
+                    .filter(|c| !c.is_null())
+                    .map(|c| format!(" (exit code {c})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    (!causes.is_empty()).then(|| causes.join("; "))
+}
+
+async fn deal_show(a: &DealArgs) -> anyhow::Result<Outcome> {
+    let common = &a.common;
+    let project = common.project()?;
+    let deal_id = bytes32("deal id", &a.dealid)?;
+    let client = common.client(&project, false).await?;
+    let deal = load_deal(&client, deal_id).await?;
+    let deadline = final_deadline(&client, &deal).await?;
+    let api = workerpool_api(common, &project, a.workerpool_api.as_deref())?;
+    let (first, size) = (u64_of(deal.botFirst), u64_of(deal.botSize));
+    let mut tasks = Vec::new();
+    let mut human = vec![
+        format!("Deal {deal_id}"),
+        format!(
+            "  app {} ({} nRLC), dataset {}, workerpool {} ({} nRLC)",
+            deal.app.pointer,
+            deal.app.price,
+            deal.dataset.pointer,
+            deal.workerpool.pointer,
+            deal.workerpool.price
+        ),
+        format!(
+            "  requester {}, beneficiary {}, category {}, trust {}, tag [{}]",
+            deal.requester,
+            deal.beneficiary,
+            deal.category,
+            deal.trust,
+            arca_client::tags::names(deal.tag).join(",")
+        ),
+        format!("  params {}", deal.params),
+        format!("  final deadline {deadline} (unix time)"),
+    ];
+    for idx in first..first + size {
+        let id = poco::task_id(deal_id, idx);
+        let task = client.task(id).await?;
+        let mut view = task_json(id, &task, deadline);
+        view["idx"] = json!(idx.to_string());
+        let mut line = format!("  task {idx} {id}: {}", status_name(&task));
+        if let Some(api) = &api
+            && let Ok(Some(s)) = api.task(id).await
+        {
+            line.push_str(&format!(" (scheduler: {})", scheduler_line(&s)));
+            view["scheduler"] = s;
+        }
+        if view["taskTimedOut"] == true {
+            line.push_str(" — final deadline passed: `arca deal claim` refunds it");
+        }
+        human.push(line);
+        tasks.push(view);
+    }
+    let mut outcome = Outcome::new(human.join("\n"))
+        .with("dealid", deal_id.to_string())
+        .with(
+            "deal",
+            json!({
+                "app": {"pointer": deal.app.pointer.to_checksum(None), "owner": deal.app.owner.to_checksum(None), "price": deal.app.price.to_string()},
+                "dataset": {"pointer": deal.dataset.pointer.to_checksum(None), "owner": deal.dataset.owner.to_checksum(None), "price": deal.dataset.price.to_string()},
+                "workerpool": {"pointer": deal.workerpool.pointer.to_checksum(None), "owner": deal.workerpool.owner.to_checksum(None), "price": deal.workerpool.price.to_string()},
+                "trust": deal.trust.to_string(), "category": deal.category.to_string(), "tag": deal.tag.to_string(),
+                "requester": deal.requester.to_checksum(None), "beneficiary": deal.beneficiary.to_checksum(None),
+                "callback": deal.callback.to_checksum(None), "params": deal.params,
+                "startTime": deal.startTime.to_string(), "botFirst": deal.botFirst.to_string(), "botSize": deal.botSize.to_string(),
+                "workerStake": deal.workerStake.to_string(), "schedulerRewardRatio": deal.schedulerRewardRatio.to_string(),
+                "sponsor": deal.sponsor.to_checksum(None), "finalTime": deadline.to_string(),
+            }),
+        )
+        .with("tasks", tasks);
+    if a.watch {
+        if !common.raw {
+            println!("{}", outcome.human);
+            outcome.human = String::new();
+        }
+        let ids: Vec<B256> = (first..first + size)
+            .map(|i| poco::task_id(deal_id, i))
+            .collect();
+        let finals = watch(common.raw, &client, api.as_ref(), &ids).await?;
+        outcome = outcome.with("tasksStatus", finals);
+    }
+    Ok(outcome)
+}
+
+/// The status of one watched task: final or not, and the line to show.
+struct Seen {
+    status: String,
+    line: String,
+    cause: Option<String>,
+    done: bool,
+}
+
+async fn look(
+    client: &Client,
+    api: Option<&SchedulerApi>,
+    id: B256,
+    deadline: u64,
+) -> anyhow::Result<Seen> {
+    let task = client.task(id).await?;
+    let status = status_name(&task).to_string();
+    let scheduler = match api {
+        Some(api) => api.task(id).await.unwrap_or(None),
+        None => None,
+    };
+    let mut line = status.clone();
+    if let Some(s) = &scheduler {
+        let extra = scheduler_line(s);
+        if !extra.is_empty() {
+            line.push_str(&format!(" ({extra})"));
+        }
+    }
+    let cause = failure_cause(scheduler.as_ref());
+    let timed_out =
+        matches!(status.as_str(), "UNSET" | "ACTIVE" | "REVEALING") && now() >= deadline;
+    let scheduler_failed = scheduler
+        .as_ref()
+        .and_then(|s| s["status"].as_str())
+        .is_some_and(|s| s == "FAILED");
+    let done = matches!(status.as_str(), "COMPLETED" | "FAILED") || timed_out || scheduler_failed;
+    let status = if timed_out {
+        "TIMEOUT".to_string()
+    } else if scheduler_failed && status != "COMPLETED" {
+        "FAILED".to_string()
+    } else {
+        status
+    };
+    Ok(Seen {
+        status,
+        line,
+        cause,
+        done,
+    })
+}
+
+/// Follows `tasks` until each is COMPLETED, FAILED or past its final deadline, with one live status line
+/// per task; prints the cause and the next step of each failure. Returns `[{taskid, status, cause?}]`.
+pub(crate) async fn watch(
+    raw: bool,
+    client: &Client,
+    api: Option<&SchedulerApi>,
+    tasks: &[B256],
+) -> anyhow::Result<Vec<Value>> {
+    let Some(first) = tasks.first() else {
+        return Ok(Vec::new());
+    };
+    let deal = client.deal(client.task(*first).await?.dealid).await?;
+    let deal = if deal.app.pointer.is_zero() {
+        None
+    } else {
+        Some(deal)
+    };
+    let deadline = match &deal {
+        Some(d) => final_deadline(client, d).await?,
+        None => u64::MAX,
+    };
+    let multi = MultiProgress::with_draw_target(
+        if raw || crate::output::quiet() || !std::io::stderr().is_terminal() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    let style = ProgressStyle::with_template("{spinner} {prefix} {msg}").expect("static template");
+    let bars: Vec<ProgressBar> = tasks
+        .iter()
+        .map(|t| {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(style.clone());
+            bar.set_prefix(format!("task {t}"));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        })
+        .collect();
+    let mut finals: Vec<Option<Value>> = vec![None; tasks.len()];
+    let interval = Duration::from_millis(
+        std::env::var("ARCA_WATCH_INTERVAL_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3000),
+    );
+    loop {
+        for (i, id) in tasks.iter().enumerate() {
+            if finals[i].is_some() {
+                continue;
+            }
+            let seen = look(client, api, *id, deadline).await?;
+            bars[i].set_message(seen.line.clone());
+            if seen.done {
+                bars[i].finish_with_message(seen.line.clone());
+                let mut v = json!({"taskid": id.to_string(), "status": seen.status});
+                if let Some(c) = &seen.cause {
+                    v["cause"] = json!(c);
+                }
+                finals[i] = Some(v);
+                if !raw {
+                    let _ = multi.println(final_message(*id, &seen));
+                }
+            }
+        }
+        if finals.iter().all(Option::is_some) {
+            break;
+        }
+        tokio::time::sleep(interval).await;
+    }
+    Ok(finals.into_iter().map(|v| v.expect("all final")).collect())
+}
+
+/// The line printed when a watched task reaches its end: result or cause, and the next step.
+fn final_message(id: B256, seen: &Seen) -> String {
+    match seen.status.as_str() {
+        "COMPLETED" => {
+            format!("✔ task {id} COMPLETED: `arca task show {id} --download` fetches the result")
+        }
+        "TIMEOUT" => format!(
+            "✖ task {id} did not complete before its final deadline{}: `arca task claim {id}` refunds it; `arca task debug {id}` shows what the workers did",
+            seen.cause
+                .as_ref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        ),
+        _ => format!(
+            "✖ task {id} FAILED{}: `arca task debug {id} --logs` shows the app's output",
+            seen.cause
+                .as_ref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+async fn deal_claim(a: &DealArgs) -> anyhow::Result<Outcome> {
+    let common = &a.common;
+    let project = common.project()?;
+    let deal_id = bytes32("deal id", &a.dealid)?;
+    let client = common.client(&project, true).await?;
+    let deal = load_deal(&client, deal_id).await?;
+    let deadline = final_deadline(&client, &deal).await?;
+    if now() < deadline {
+        bail!(
+            "deal {deal_id} cannot be claimed before its final deadline {deadline} (unix time; {} s from now)",
+            deadline - now()
+        );
+    }
+    let bar = spinner(common.raw, "claiming");
+    let mut claimed = Vec::new();
+    let mut human = Vec::new();
+    for idx in u64_of(deal.botFirst)..u64_of(deal.botFirst) + u64_of(deal.botSize) {
+        let id = poco::task_id(deal_id, idx);
+        let task = client.task(id).await?;
+        match status_name(&task) {
+            "COMPLETED" | "FAILED" => continue,
+            "UNSET" => {
+                client.initialize(deal_id, idx).await?;
+            }
+            _ => {}
+        }
+        let sent = client.claim(id).await?;
+        human.push(format!("  task {idx} {id} claimed (tx {})", sent.tx_hash));
+        claimed.push(json!({"idx": idx.to_string(), "taskid": id.to_string(), "txHash": sent.tx_hash.to_string()}));
+    }
+    bar.finish_and_clear();
+    if claimed.is_empty() {
+        bail!("deal {deal_id} has no task to claim: they are all COMPLETED or FAILED");
+    }
+    Ok(Outcome::new(format!(
+        "✔ Deal {deal_id}: {} task(s) claimed, their price is refunded\n{}",
+        claimed.len(),
+        human.join("\n")
+    ))
+    .with("claimed", claimed))
+}
+
+async fn task_claim(a: &TaskArgs) -> anyhow::Result<Outcome> {
+    let common = &a.common;
+    let project = common.project()?;
+    let task_id = bytes32("task id", &a.taskid)?;
+    let client = common.client(&project, true).await?;
+    let task = client.task(task_id).await?;
+    match status_name(&task) {
+        "COMPLETED" => bail!("task {task_id} is COMPLETED: nothing to claim"),
+        "FAILED" => bail!("task {task_id} is already FAILED (claimed)"),
+        "UNSET" => bail!(
+            "task {task_id} was never initialized on chain: claim it through its deal with `arca deal claim <dealid>`"
+        ),
+        _ => {}
+    }
+    let deal = load_deal(&client, task.dealid).await?;
+    let deadline = final_deadline(&client, &deal).await?;
+    if now() < deadline {
+        bail!(
+            "task {task_id} cannot be claimed before its final deadline {deadline} (unix time; {} s from now)",
+            deadline - now()
+        );
+    }
+    let sent = client.claim(task_id).await?;
+    Ok(Outcome::new(format!(
+        "✔ Task {task_id} claimed (tx {}): its price is refunded",
+        sent.tx_hash
+    ))
+    .with("txHash", sent.tx_hash.to_string()))
+}
+
+/// A task that exists on chain, or the reason why not.
+async fn load_task(client: &Client, task_id: B256) -> anyhow::Result<(Task, Deal, u64)> {
+    let task = client.task(task_id).await?;
+    if task.status == 0 {
+        bail!(
+            "task {task_id} is not initialized on chain {} (UNSET): its workerpool has not started it yet, or the id is wrong (see `arca deal show <dealid>`)",
+            client.chain_id()
+        );
+    }
+    let deal = load_deal(client, task.dealid).await?;
+    let deadline = final_deadline(client, &deal).await?;
+    Ok((task, deal, deadline))
+}
+
+async fn task_show(a: &TaskShowArgs) -> anyhow::Result<Outcome> {
+    let common = &a.common;
+    let project = common.project()?;
+    let task_id = bytes32("task id", &a.taskid)?;
+    let client = common.client(&project, false).await?;
+    let api = workerpool_api(common, &project, a.workerpool_api.as_deref())?;
+    if a.watch {
+        let finals = watch(common.raw, &client, api.as_ref(), &[task_id]).await?;
+        notice(
+            common.raw,
+            format!("task {task_id}: {}", finals[0]["status"]),
+        );
+    }
+    let (task, deal, deadline) = load_task(&client, task_id).await?;
+    let view = task_json(task_id, &task, deadline);
+    let mut human = vec![
+        format!("Task {task_id}: {}", status_name(&task)),
+        format!("  deal {} index {}", task.dealid, task.idx),
+        format!(
+            "  contribution deadline {}, final deadline {deadline} (unix time)",
+            task.contributionDeadline
+        ),
+    ];
+    if view["taskTimedOut"] == true {
+        human.push(format!(
+            "  final deadline passed: `arca task claim {task_id}` refunds it"
+        ));
+    }
+    if view["results"]["storage"] != "none" {
+        human.push(format!("  results {}", view["results"]));
+    }
+    let mut outcome = Outcome::new("").with("task", view.clone());
+    if let Some(api) = &api
+        && let Ok(Some(s)) = api.task(task_id).await
+    {
+        human.push(format!("  scheduler: {}", scheduler_line(&s)));
+        outcome = outcome.with("scheduler", s);
+    }
+    if let Some(name) = &a.download {
+        if status_name(&task) != "COMPLETED" {
+            bail!(
+                "task {task_id} is {}: only a COMPLETED task has a result to download",
+                status_name(&task)
+            );
+        }
+        let file = match name {
+            Some(n) if n.ends_with(".zip") => n.clone(),
+            Some(n) => format!("{n}.zip"),
+            None => format!("{task_id}.zip"),
+        };
+        let path = project.dir().join(&file);
+        let location = result_location(&view["results"], task_id)?;
+        let (_, conf) = common.chain_conf(&project)?;
+        let gateway = conf.ipfs_gateway.with_context(|| {
+            "chain.json: ipfsGateway is missing: set it to the result store's gateway URL"
+                .to_string()
+        })?;
+        let url = format!("{}{location}", gateway.trim_end_matches('/'));
+        download(common.raw, &url, &path).await?;
+        human.push(format!("✔ Result downloaded to {}", path.display()));
+        let encrypted = serde_json::from_str::<Value>(&deal.params)
+            .ok()
+            .and_then(|p| p["iexec_result_encryption"].as_bool())
+            .unwrap_or(false);
+        if encrypted {
+            human.push(format!(
+                "  the result is encrypted for the beneficiary: `arca result decrypt {file}` writes results.zip"
+            ));
+        }
+        outcome = outcome
+            .with("resultPath", path.display().to_string())
+            .with("encrypted", encrypted);
+    }
+    outcome.human = human.join("\n");
+    Ok(outcome)
+}
+
+/// `/ipfs/<cid>` from the on-chain result link (`{"storage":"ipfs","location":"/ipfs/<cid>"}`).
+fn result_location(results: &Value, task_id: B256) -> anyhow::Result<String> {
+    match (results["storage"].as_str(), results["location"].as_str()) {
+        (Some("ipfs"), Some(location)) if location.starts_with("/ipfs/") => {
+            Ok(location.to_string())
+        }
+        (Some("none") | None, _) => bail!("task {task_id} has no result link on chain"),
+        (Some(storage), location) => bail!(
+            "task {task_id}'s result is stored in {storage} ({}): only ipfs results can be downloaded",
+            location.unwrap_or("no location")
+        ),
+    }
+}
+
+/// Downloads `url` to `path` through `<path>.part`, resuming a previous partial download with a Range
+/// request; the file appears (atomic rename) only when complete.
+pub(crate) async fn download(raw: bool, url: &str, path: &std::path::Path) -> anyhow::Result<u64> {
+    let part = PathBuf::from(format!("{}.part", path.display()));
+    let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let http = reqwest::Client::new();
+    let mut request = http.get(url);
+    if have > 0 {
+        request = request.header("Range", format!("bytes={have}-"));
+    }
+    let mut response = request.send().await.with_context(|| {
+        format!("the result store at {url} did not answer: check ipfsGateway in chain.json")
+    })?;
+    let status = response.status();
+    if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE && have > 0 {
+        // the partial file is already whole
+        std::fs::rename(&part, path).with_context(|| format!("renaming {}", part.display()))?;
+        return Ok(have);
+    }
+    if !status.is_success() {
+        bail!("downloading {url}: the result store answered {status}");
+    }
+    let resumed = status == reqwest::StatusCode::PARTIAL_CONTENT;
+    let start = if resumed { have } else { 0 };
+    let total = response.content_length().map(|l| l + start);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(resumed)
+        .write(true)
+        .truncate(!resumed)
+        .open(&part)
+        .with_context(|| format!("opening {}", part.display()))?;
+    let bar = if raw || crate::output::quiet() {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("  {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
+                .expect("static template"),
+        );
+        bar
+    };
+    bar.set_position(start);
+    let mut written = start;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .with_context(|| format!("downloading {url} (run the command again to resume)"))?
+    {
+        file.write_all(&chunk)
+            .with_context(|| format!("writing {}", part.display()))?;
+        written += chunk.len() as u64;
+        bar.set_position(written);
+    }
+    file.sync_all().ok();
+    bar.finish_and_clear();
+    if let Some(t) = total
+        && written != t
+    {
+        bail!("downloading {url}: got {written} of {t} bytes (run the command again to resume)");
+    }
+    std::fs::rename(&part, path).with_context(|| format!("renaming {}", part.display()))?;
+    Ok(written)
+}
+
+async fn task_debug(a: &TaskDebugArgs) -> anyhow::Result<Outcome> {
+    let common = &a.common;
+    let project = common.project()?;
+    let task_id = bytes32("task id", &a.taskid)?;
+    let client = common.client(&project, a.logs).await?;
+    let task = client.task(task_id).await?;
+    let mut human = vec![format!("Task {task_id}: on chain {}", status_name(&task))];
+    let mut outcome = Outcome::new("").with(
+        "onchainData",
+        json!({"status": task.status, "statusName": status_name(&task)}),
+    );
+    let Some(api) = workerpool_api(common, &project, a.workerpool_api.as_deref())? else {
+        bail!(
+            "task debug needs the workerpool's scheduler API: add \"workerpoolApi\" to the chain in chain.json or pass --workerpool-api <url>"
+        );
+    };
+    match api.task(task_id).await? {
+        None => {
+            human.push(
+                "  the scheduler does not know this task (not started by this workerpool yet?)"
+                    .into(),
+            );
+        }
+        Some(view) => {
+            human.push(format!("  scheduler: {}", scheduler_line(&view)));
+            for r in view["replicates"].as_array().into_iter().flatten() {
+                human.push(format!(
+                    "  replicate of worker {}: {}{}",
+                    r["worker"].as_str().unwrap_or("?"),
+                    r["status"].as_str().unwrap_or("?"),
+                    r.get("cause")
+                        .filter(|c| !c.is_null())
+                        .map(|c| format!(
+                            " cause {}",
+                            c.as_str().map_or_else(|| c.to_string(), str::to_string)
+                        ))
+                        .unwrap_or_default()
+                ));
+            }
+            if let Some(cause) = failure_cause(Some(&view)) {
+                human.push(format!("  failure: {cause}"));
+            }
+            outcome = outcome.with("offchainData", view);
+        }
+    }
+    if a.logs {
+        let signer = client.signer()?.clone();
+        match api.logs(task_id, &signer, client.chain_id()).await? {
+            None => human.push("  no logs yet".into()),
+            Some(logs) => {
+                human.push("  app logs:".into());
+                human.push(logs.as_str().map_or_else(
+                    || serde_json::to_string_pretty(&logs).unwrap_or_default(),
+                    str::to_string,
+                ));
+                outcome = outcome.with("appLogs", logs);
+            }
+        }
+    }
+    outcome.human = human.join("\n");
+    Ok(outcome)
+}
