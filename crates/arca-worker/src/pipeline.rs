@@ -101,12 +101,23 @@ impl PipelineContext {
             log_cap: DEFAULT_LOG_CAP,
             store,
             dev_pki: None,
-            http: reqwest::Client::new(),
+            http: default_http_client(),
             ipfs_gateway: None,
             file_url_roots: Vec::new(),
             max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
         }
     }
+}
+
+/// The HTTP client of [`PipelineContext::new`]: no overall timeout (a dataset may take long to
+/// download), but a stalled connection fails instead of holding the replicate forever.
+pub fn default_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(120))
+        .build()
+        // Only TLS backend initialisation can fail, and this build has none.
+        .unwrap_or_default()
 }
 
 /// A task's directories.
@@ -157,7 +168,8 @@ impl TaskDirs {
         Ok(())
     }
 
-    /// Deletes everything but `keep` (the uploaded archive, if any).
+    /// Deletes everything but `keep` (the uploaded archive); with nothing to keep, the whole
+    /// task directory.
     fn scrub(&self, keep: Option<&Path>) {
         let remove = |path: &Path| {
             let result = if path.is_dir() {
@@ -261,7 +273,7 @@ pub async fn run_replicate(spec: &ReplicateSpec, ctx: &PipelineContext) -> Repli
         };
         match result {
             Ok((computed, archive)) => {
-                dirs.scrub(archive.as_deref().or(Some(Path::new(""))));
+                dirs.scrub(archive.as_deref());
                 info!(
                     digest = %computed.result_digest,
                     total_ms = started.elapsed().as_millis() as u64,
@@ -359,6 +371,16 @@ fn check_spec(spec: &ReplicateSpec, ctx: &PipelineContext) -> StageResult<()> {
             Stage::PreCompute,
             FailureCause::WorkerError,
             "this is a TEE task but the worker has no enclave (neither TDX nor the sim enclave's dev PKI is configured); the scheduler should not give TEE tasks to this worker",
+        ));
+    }
+    let provider = spec.params.result_storage_provider.as_str();
+    if !provider.is_empty() && provider != "ipfs" && spec.callback == Address::ZERO {
+        return Err(fail(
+            Stage::PreCompute,
+            FailureCause::DealParamsInvalid,
+            format!(
+                "iexec_result_storage_provider {provider:?} is not supported by Arca workers, which store results in their result store (IPFS-style /ipfs/<cid>); the requester must use \"ipfs\" or leave it unset"
+            ),
         ));
     }
     if split_args(&spec.params.args).is_none() {

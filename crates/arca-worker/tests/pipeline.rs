@@ -288,6 +288,50 @@ async fn standard_task_downloads_its_input_over_http_and_stores_a_checked_result
 }
 
 #[tokio::test]
+async fn standard_task_gets_its_ipfs_dataset_as_downloaded_and_no_secrets() {
+    let mut fx = fixture().await;
+    let content = b"bytes as published".to_vec();
+    let gateway = serve(BTreeMap::from([("/ipfs/QmDataset", content.clone())])).await;
+    fx.ctx.ipfs_gateway = Some(format!("http://{gateway}/"));
+    let mut spec = fx.spec("tee");
+    // secrets named in the params are not looked up for a standard task
+    spec.params.secrets = BTreeMap::from([(1, "mail".into())]);
+    spec.dataset = Some(DatasetSpec {
+        address: Address::repeat_byte(0xd5),
+        url: "/ipfs/QmDataset".into(),
+        checksum: B256::from(sha256(&content)),
+    });
+    let c = computed(run_replicate(&spec, &fx.ctx).await);
+    let result = b"dataset: bytes as published\nsecret: missing\n";
+    assert_eq!(c.result_digest, B256::from(sha256(result)));
+    let files = unzip(&std::fs::read(location_path(&c.results)).unwrap());
+    assert_eq!(files["result.txt"], result);
+}
+
+#[tokio::test]
+async fn callback_task_returns_its_callback_data_for_the_chain() {
+    let fx = fixture().await;
+    let data = format!("0x{}2a", "00".repeat(31));
+    let mut spec = fx.spec(&format!("callback {data}"));
+    spec.callback = Address::repeat_byte(0xcb);
+    let c = computed(run_replicate(&spec, &fx.ctx).await);
+    let mut bytes = [0u8; 32];
+    bytes[31] = 0x2a;
+    assert_eq!(c.callback_data.as_ref(), bytes);
+    // the contract checks keccak256(resultsCallback) == resultDigest
+    assert_eq!(c.result_digest, keccak256(bytes));
+    let results: serde_json::Value = serde_json::from_slice(&c.results).unwrap();
+    assert_eq!(results["storage"], "ethereum");
+    assert_eq!(
+        results["location"],
+        format!("{:#x}", Address::repeat_byte(0xcb))
+    );
+    // nothing uploaded, nothing kept
+    assert_eq!(std::fs::read_dir(fx.results.path()).unwrap().count(), 0);
+    assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
+}
+
+#[tokio::test]
 async fn app_exit_code_is_a_compute_failure_with_its_last_log_lines() {
     let fx = fixture().await;
     let spec = fx.spec("exit 3");
@@ -352,6 +396,11 @@ async fn each_way_to_fail_has_its_stage_and_cause() {
     let mut spec = fx.spec("echo-input x");
     spec.params.result_encryption = true;
     assert_eq!(run(spec).await.cause, FailureCause::DealParamsInvalid);
+    let mut spec = fx.spec("echo-input x");
+    spec.params.result_storage_provider = "dropbox".into();
+    let f = run(spec).await;
+    assert_eq!(f.cause, FailureCause::DealParamsInvalid);
+    assert!(f.message.contains("dropbox"), "{}", f.message);
 
     let mut spec = fx.spec("echo-input x");
     spec.app.image = "arca-test/absent:0".into();

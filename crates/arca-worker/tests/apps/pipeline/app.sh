@@ -6,6 +6,7 @@
 #   sleep N           sleep N seconds (timeout)
 #   no-computed       write a result but no computed.json
 #   long-name         write a result under a 32-character file name
+#   callback HEX      computed.json with callback-data HEX (deal with a callback)
 set -u
 case "$1" in
   echo-input)
@@ -29,6 +30,8 @@ case "$1" in
   long-name)
     echo done > "$IEXEC_OUT/this-name-is-32-characters-long!"
     echo '{"deterministic-output-path":"/iexec_out"}' > "$IEXEC_OUT/computed.json" ;;
+  callback)
+    printf '{"callback-data":"%s"}\n' "$2" > "$IEXEC_OUT/computed.json" ;;
   *)
     echo "unknown behaviour: $*" >&2
     exit 64 ;;
