@@ -6,6 +6,7 @@
 //! encryption and upload, [`store`]; the contribution hashes and enclave signature,
 //! [`worker_key`]).
 
+pub mod agent;
 pub mod checksum;
 pub mod download;
 pub mod enclave;

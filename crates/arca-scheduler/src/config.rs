@@ -1,0 +1,71 @@
+//! How to run a scheduler: its chain, wallet, workerpool, peers (SMS, market) and the
+//! workerpool order it publishes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::signers::local::PrivateKeySigner;
+use arca_client::project::ChainConf;
+
+/// The workerpool order the scheduler publishes to the market at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSettings {
+    /// Price per task (nRLC).
+    pub price: U256,
+    /// Category index.
+    pub category: u64,
+    /// Tag (bit 0: TEE).
+    pub tag: B256,
+    /// Trust.
+    pub trust: u64,
+    /// Number of tasks the order covers.
+    pub volume: u64,
+}
+
+/// Everything a scheduler needs.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// The chain (`host`, `hub`, optional `id`).
+    pub chain: ChainConf,
+    /// The workerpool owner's wallet: signs authorizations, initializes, finalizes, claims.
+    pub owner: PrivateKeySigner,
+    /// The workerpool this scheduler runs.
+    pub workerpool: Address,
+    /// The SMS that hands out enclave challenges (required for TEE deals).
+    pub sms_url: Option<String>,
+    /// Market URL; when set with [`Self::order`], the workerpool order is published at start.
+    pub market_url: Option<String>,
+    /// The order to publish.
+    pub order: Option<OrderSettings>,
+    /// HTTP listen address (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Where `scheduler.sqlite` lives; in memory when `None` (tests only: nothing survives).
+    pub data_dir: Option<PathBuf>,
+    /// How often the chain is polled (new deals, task states, deadlines).
+    pub poll_interval: Duration,
+    /// First block to scan for deals when no cursor is stored yet.
+    pub from_block: u64,
+    /// A worker not heard from for this long gets no new replicate.
+    pub worker_timeout: Duration,
+}
+
+impl SchedulerConfig {
+    /// Defaults: listen on 127.0.0.1:13000 (iexec-core's port), poll every 2 s, scan from block 0.
+    pub fn new(chain: ChainConf, owner: PrivateKeySigner, workerpool: Address) -> Self {
+        Self {
+            chain,
+            owner,
+            workerpool,
+            sms_url: None,
+            market_url: None,
+            order: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 13000)),
+            data_dir: None,
+            poll_interval: Duration::from_secs(2),
+            from_block: 0,
+            worker_timeout: Duration::from_secs(60),
+        }
+    }
+}

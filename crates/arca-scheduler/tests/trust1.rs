@@ -1,0 +1,146 @@
+//! Trust-1 tasks end to end: a real chain, the scheduler over HTTP, a real agent sending
+//! `contributeAndFinalize`; and a failed replicate's cause and logs, visible to the requester
+//! only.
+
+mod common;
+
+use alloy::primitives::B256;
+use arca_client::poco::task_status_name;
+use arca_scheduler::client::Client;
+use arca_testkit::{DealSpec, Stack};
+use arca_worker::agent::{ApiError, ReplicateStatus};
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_1_task_completes_with_contribute_and_finalize() {
+    init_tracing();
+    let stack = Stack::start().await;
+    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
+    let pool = stack.workerpool("pool").await;
+    let data = tempfile::tempdir().unwrap();
+    let scheduler = scheduler(&stack, pool, data.path()).await;
+    let url = scheduler.url();
+    let execute = FileExecute::new("hello");
+    let agent = agent(&stack, &url, &stack.actors.workers[0], execute.clone()).await;
+
+    let started = std::time::Instant::now();
+    let deal = stack
+        .deal(&DealSpec::new(&stack, app, pool).params(r#"{"iexec_args":"world"}"#))
+        .await;
+    let task_id = Stack::task_id(deal, 0);
+    let view = wait_task(&url, task_id, 60, |v| v.status == "COMPLETED").await;
+    eprintln!("trust-1 task: deal → COMPLETED in {:?}", started.elapsed());
+
+    // the chain agrees, and `results` is the location the worker produced
+    let task = stack
+        .client(&stack.actors.requester)
+        .await
+        .task(task_id)
+        .await
+        .unwrap();
+    assert_eq!(task_status_name(task.status), "COMPLETED");
+    let results: serde_json::Value = serde_json::from_slice(&task.results).unwrap();
+    assert_eq!(results["storage"], "file");
+    let location = results["location"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("file://");
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(location).join("result.txt")).unwrap(),
+        "hello world"
+    );
+    assert_eq!(view.chain_status.as_deref(), Some("COMPLETED"));
+    assert_eq!(
+        view.result_location.as_deref(),
+        Some(&*String::from_utf8_lossy(&task.results))
+    );
+    assert_eq!(view.replicates.len(), 1);
+    assert_eq!(view.replicates[0].worker, stack.actors.workers[0].address());
+    assert_eq!(view.replicates[0].status, ReplicateStatus::Completed);
+    assert_eq!(
+        view.replicates[0].txs.len(),
+        1,
+        "one contributeAndFinalize transaction"
+    );
+    assert!(view.deadlines.final_.unwrap() > view.deadlines.contribution.unwrap());
+    assert!(view.failure.is_none());
+
+    // the requester reads the app's output
+    let client = Client::new(&url);
+    let logs = client
+        .logs(task_id, &stack.actors.requester, stack.deployment.chain_id)
+        .await
+        .unwrap();
+    assert_eq!(logs.replicates.len(), 1);
+    assert!(logs.replicates[0].stdout.contains("world"), "{logs:?}");
+    agent.shutdown().await;
+    scheduler.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_replicate_explains_itself_and_its_logs_go_to_the_requester_only() {
+    init_tracing();
+    let stack = Stack::start().await;
+    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
+    let pool = stack.workerpool("pool").await;
+    let data = tempfile::tempdir().unwrap();
+    let scheduler = scheduler(&stack, pool, data.path()).await;
+    let url = scheduler.url();
+    let agent = agent(
+        &stack,
+        &url,
+        &stack.actors.workers[0],
+        FileExecute::new("hello"),
+    )
+    .await;
+
+    let deal = stack
+        .deal(&DealSpec::new(&stack, app, pool).params(r#"{"iexec_args":"please fail"}"#))
+        .await;
+    let task_id = Stack::task_id(deal, 0);
+    let view = wait_task(&url, task_id, 60, |v| {
+        v.replicates
+            .first()
+            .is_some_and(|r| r.status == ReplicateStatus::ComputeFailed)
+    })
+    .await;
+    let r = &view.replicates[0];
+    assert_eq!(r.cause.as_deref(), Some("app-exit-code"));
+    assert_eq!(r.exit_code, Some(3));
+    assert!(r.message.as_deref().unwrap().contains("boom"));
+    // the task itself says why it is not progressing, and is still ACTIVE on chain
+    assert_eq!(view.chain_status.as_deref(), Some("ACTIVE"));
+    let failure = view.failure.clone().expect("a task-level failure");
+    assert_eq!(failure["cause"], "replicate-failed");
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 3")
+    );
+    assert!(
+        view.stage.contains("every replicate so far failed"),
+        "{}",
+        view.stage
+    );
+
+    let client = Client::new(&url);
+    let chain_id = stack.deployment.chain_id;
+    let logs = client
+        .logs(task_id, &stack.actors.requester, chain_id)
+        .await
+        .unwrap();
+    assert_eq!(logs.replicates[0].stderr, "boom: cannot parse input\n");
+    assert_eq!(logs.replicates[0].exit_code, Some(3));
+    match client.logs(task_id, &stack.actors.stranger, chain_id).await {
+        Err(ApiError::Refused {
+            status: 403,
+            message,
+        }) => {
+            assert!(message.contains("only the deal's requester"), "{message}")
+        }
+        other => panic!("a stranger must be refused the logs, got {other:?}"),
+    }
+    agent.shutdown().await;
+    scheduler.shutdown().await;
+}
