@@ -105,6 +105,20 @@ async fn uploads_are_refused_with_the_failed_check_named() {
         .await
         .unwrap_err();
     assert_eq!(refusal(&e), (403, "authorization".into()));
+    // refused before the body is read: a large body still gets the answer, not a broken pipe
+    let stranger = authorize(&fx.stack.actors.stranger, fx.worker.address(), fx.task);
+    let e = fx
+        .client
+        .upload(
+            fx.task,
+            content(24 * 1024 * 1024, 4),
+            &fx.worker,
+            stranger.clone(),
+            Address::ZERO,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(&e), (403, "authorization".into()), "{e}");
     let text = e.to_string();
     assert!(
         text.contains(&fx.stack.actors.stranger.address().to_string()),
