@@ -15,12 +15,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The bytes a client sent on one connection (its first 4 KiB).
+type Log = Arc<Mutex<Vec<u8>>>;
+/// One log per accepted connection, in order.
+type Logs = Arc<Mutex<Vec<Log>>>;
+
 /// Copies until EOF, or cuts after `limit` bytes (returns true); logs the first 4 KiB.
 async fn pipe(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     limit: Option<usize>,
-    log: Arc<Mutex<Vec<u8>>>,
+    log: Log,
 ) -> bool {
     let mut buf = vec![0u8; 16 * 1024];
     let mut total = 0;
@@ -56,10 +61,10 @@ async fn cutting_proxy(
     upstream: SocketAddr,
     request_limit: Option<usize>,
     response_limit: Option<usize>,
-) -> (SocketAddr, Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>) {
+) -> (SocketAddr, Logs) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let logs: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+    let logs: Logs = Arc::default();
     let seen = logs.clone();
     tokio::spawn(async move {
         let mut first = true;
@@ -89,7 +94,7 @@ async fn cutting_proxy(
     (addr, logs)
 }
 
-fn request_head(log: &Arc<Mutex<Vec<u8>>>) -> String {
+fn request_head(log: &Log) -> String {
     String::from_utf8_lossy(&log.lock().unwrap()).to_lowercase()
 }
 
