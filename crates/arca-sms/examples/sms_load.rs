@@ -58,6 +58,22 @@ fn args() -> Args {
     a
 }
 
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat` (clock ticks of
+/// 1/100 s): with other work on the machine, wall-clock rates understate what the SMS does.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // fields after the `(comm)`: state is field 3, utime 14, stime 15
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -205,6 +221,7 @@ async fn run(a: Args) {
     let signed = Arc::new(signed);
     let deadline = Instant::now() + Duration::from_secs_f64(a.seconds);
     let t0 = Instant::now();
+    let cpu0 = cpu_seconds();
     let mut workers = Vec::new();
     let c = a.concurrency.min(a.sessions).max(1);
     for w in 0..c {
@@ -241,7 +258,9 @@ async fn run(a: Args) {
         latencies.extend(w.await.expect("worker"));
     }
     let elapsed = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
     let follow_rate = latencies.len() as f64 / elapsed;
+    let per_cpu = latencies.len() as f64 / cpu.max(0.01);
     latencies.sort();
     let (r50, r99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
 
@@ -310,6 +329,12 @@ async fn run(a: Args) {
         "| **follow-up releases/s** (session-key signature; {c} concurrent, {} releases in {elapsed:.1} s) | **{follow_rate:.0}** |",
         latencies.len()
     );
+    println!(
+        "| CPU of this process meanwhile (SMS + load generator + idle chain) | {cpu:.1} core-s of {:.1} ({:.0} %) |",
+        2.0 * elapsed,
+        100.0 * cpu / (2.0 * elapsed)
+    );
+    println!("| follow-up releases per CPU-second of this process | {per_cpu:.0} |");
     println!(
         "| follow-up release latency p50 / p99 (ms) | {} / {} |",
         ms(r50),
