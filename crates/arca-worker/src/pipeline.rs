@@ -201,6 +201,43 @@ impl TaskDirs {
     }
 }
 
+/// Deletes a task directory when dropped while still holding it.
+struct ScrubOnDrop(Option<PathBuf>);
+
+impl Drop for ScrubOnDrop {
+    fn drop(&mut self) {
+        if let Some(root) = self.0.take() {
+            warn!(path = %root.display(), "replicate abandoned: deleting its task directory");
+            let _ = fs::remove_dir_all(root);
+        }
+    }
+}
+
+/// Deletes the task directories of replicates that never finished (the worker was killed
+/// mid-task): they may hold a clear dataset. A finished replicate has no `input` directory left,
+/// so its kept archive is untouched. For the agent to call at startup; returns how many were
+/// deleted.
+pub fn scrub_unfinished(work_dir: &Path) -> std::io::Result<usize> {
+    let entries = match fs::read_dir(work_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut deleted = 0;
+    for entry in entries {
+        let root = entry?.path();
+        let is_task = root.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            n.len() == 66 && n.starts_with("0x") && n[2..].bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        if is_task && root.join("input").is_dir() {
+            fs::remove_dir_all(&root)?;
+            info!(path = %root.display(), "deleted the directory of an unfinished replicate");
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
 /// Splits `iexec_args` like a POSIX shell would (quotes and backslashes respected, nothing
 /// expanded). `None` when a quote is not closed.
 pub fn split_args(args: &str) -> Option<Vec<String>> {
@@ -260,6 +297,9 @@ pub async fn run_replicate(spec: &ReplicateSpec, ctx: &PipelineContext) -> Repli
     async {
         let dirs = TaskDirs::new(&ctx.work_dir, spec.task_id);
         let started = Instant::now();
+        // If this future is dropped mid-way (the agent gave up on the task), the guard still
+        // deletes the task directory, clear dataset included.
+        let mut guard = ScrubOnDrop(Some(dirs.root.clone()));
         let result = match dirs.create_fresh() {
             Ok(()) => run_stages(spec, ctx, &dirs).await,
             Err(e) => Err(fail(
@@ -271,6 +311,7 @@ pub async fn run_replicate(spec: &ReplicateSpec, ctx: &PipelineContext) -> Repli
                 ),
             )),
         };
+        guard.0 = None;
         match result {
             Ok((computed, archive)) => {
                 dirs.scrub(archive.as_deref());
@@ -930,6 +971,36 @@ mod tests {
         left.sort();
         assert_eq!(left, [dirs.output.clone(), archive]);
         dirs.scrub(None);
+        assert!(!dirs.root.exists());
+    }
+
+    #[test]
+    fn unfinished_task_directories_are_scrubbed_finished_ones_kept() {
+        let work = tempfile::tempdir().unwrap();
+        let unfinished = TaskDirs::new(work.path(), B256::repeat_byte(1));
+        unfinished.create_fresh().unwrap();
+        fs::write(unfinished.input.join("clear-dataset"), "secret").unwrap();
+        let finished = TaskDirs::new(work.path(), B256::repeat_byte(2));
+        finished.create_fresh().unwrap();
+        let archive = finished.output.join("iexec_out.zip");
+        fs::write(&archive, "z").unwrap();
+        finished.scrub(Some(&archive));
+        // not a task directory: never touched
+        fs::create_dir_all(work.path().join("other/input")).unwrap();
+        assert_eq!(scrub_unfinished(work.path()).unwrap(), 1);
+        assert!(!unfinished.root.exists());
+        assert!(archive.exists());
+        assert!(work.path().join("other/input").exists());
+        assert_eq!(scrub_unfinished(&work.path().join("absent")).unwrap(), 0);
+    }
+
+    #[test]
+    fn an_abandoned_replicate_leaves_no_task_directory() {
+        let work = tempfile::tempdir().unwrap();
+        let dirs = TaskDirs::new(work.path(), B256::repeat_byte(3));
+        dirs.create_fresh().unwrap();
+        fs::write(dirs.input.join("clear-dataset"), "secret").unwrap();
+        drop(ScrubOnDrop(Some(dirs.root.clone())));
         assert!(!dirs.root.exists());
     }
 

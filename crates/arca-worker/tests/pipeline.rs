@@ -437,6 +437,45 @@ async fn each_way_to_fail_has_its_stage_and_cause() {
 }
 
 #[tokio::test]
+async fn an_abandoned_replicate_leaves_no_directory_and_no_container() {
+    let fx = fixture().await;
+    let file = fx.files.path().join("data.bin");
+    std::fs::write(&file, b"clear dataset").unwrap();
+    let mut spec = fx.spec("sleep 30");
+    spec.dataset = Some(DatasetSpec {
+        address: Address::repeat_byte(0xd5),
+        url: format!("file://{}", file.display()),
+        checksum: B256::ZERO,
+    });
+    // the agent gives up while the app runs
+    let run = tokio::time::timeout(Duration::from_secs(3), run_replicate(&spec, &fx.ctx)).await;
+    assert!(run.is_err(), "the app sleeps 30 s");
+    assert!(fx.leftovers().is_empty(), "{:?}", fx.leftovers());
+    let label = format!("{}={}", arca_worker::runner::TASK_LABEL, spec.task_id);
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&std::collections::HashMap::from([("label", vec![label])]))
+        .build();
+    // the runner removes the container from a task it spawns when dropped
+    let mut left = usize::MAX;
+    for _ in 0..50 {
+        left = fx
+            .ctx
+            .runner
+            .docker()
+            .list_containers(Some(options.clone()))
+            .await
+            .unwrap()
+            .len();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(left, 0, "container of the abandoned task still present");
+}
+
+#[tokio::test]
 async fn dataset_checksum_mismatch_stops_before_the_app_runs() {
     let fx = fixture().await;
     let file = fx.files.path().join("data.bin");
