@@ -14,53 +14,11 @@ use alloy::sol_types::SolEvent;
 use arca_contracts::bindings::IexecHub::OrdersMatched;
 use common::{Env, PASSWORD};
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A minimal result store: serves `body` at any path, honouring `Range: bytes=N-`; counts ranged requests.
-async fn result_store(body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let ranged = Arc::new(AtomicUsize::new(0));
-    let counter = ranged.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let body = body.clone();
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]).to_lowercase();
-                let start = request
-                    .lines()
-                    .find_map(|l| l.strip_prefix("range: bytes="))
-                    .and_then(|r| r.trim().trim_end_matches('-').parse::<usize>().ok());
-                let (status, slice) = match start {
-                    Some(s) => {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        ("206 Partial Content", &body[s.min(body.len())..])
-                    }
-                    None => ("200 OK", &body[..]),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    slice.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(slice).await;
-            });
-        }
-    });
-    (url, ranged)
-}
 
 /// The workerpool completes task 0 of `deal` on chain (trust 1, standard task): the scheduler
-/// initializes it and authorizes a worker, which contributes and finalizes with `location`.
-async fn complete(env: &Env, deal: B256, location: &str) -> B256 {
+/// initializes it and authorizes a worker, which uploads `result` to the result store and contributes
+/// and finalizes with its location.
+async fn complete(env: &Env, deal: B256, result: &[u8]) -> (B256, String) {
     let a = &env.stack.actors;
     let task = env.stack.initialize(deal, 0).await;
     let worker = &a.workers[0];
@@ -78,6 +36,18 @@ async fn complete(env: &Env, deal: B256, location: &str) -> B256 {
             .as_slice(),
         )
         .unwrap();
+    let receipt = arca_storage::Client::new(env.storage.url())
+        .unwrap()
+        .upload(
+            task,
+            result.to_vec(),
+            worker,
+            Bytes::from(authorization.as_bytes().to_vec()),
+            Address::ZERO,
+        )
+        .await
+        .expect("uploading the result");
+    let location = receipt.location;
     let results = json!({"storage": "ipfs", "location": location}).to_string();
     env.stack
         .client(worker)
@@ -93,7 +63,7 @@ async fn complete(env: &Env, deal: B256, location: &str) -> B256 {
         )
         .await
         .expect("contributeAndFinalize");
-    task
+    (task, location)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -291,16 +261,12 @@ async fn publish_orderbook_run_show_download_and_watch() {
 
     // the workerpool completes it; task show downloads the result (SDK naming: <name>.zip)
     let body: Vec<u8> = (0..50_000u32).flat_map(|i| i.to_le_bytes()).collect();
-    let (store, ranged) = result_store(body.clone()).await;
-    let mut chain = env.read("chain.json");
-    chain["chains"]["dev"]["ipfsGateway"] = json!(store);
-    env.write("chain.json", &chain);
-    complete(&env, deal, "/ipfs/QmResultCid").await;
+    let (_, location) = complete(&env, deal, &body).await;
     let shown = env.ok(&["task", "show", &task_id.to_string()]);
     assert_eq!(shown["task"]["statusName"], "COMPLETED");
     assert_eq!(
         shown["task"]["results"],
-        json!({"storage": "ipfs", "location": "/ipfs/QmResultCid"})
+        json!({"storage": "ipfs", "location": location})
     );
     let downloaded = env.ok(&[
         "task",
@@ -322,7 +288,14 @@ async fn publish_orderbook_run_show_download_and_watch() {
     ]);
     assert_eq!(std::fs::read(env.dir.join("again.zip")).unwrap(), body);
     assert!(!env.dir.join("again.zip.part").exists());
-    assert_eq!(ranged.load(Ordering::SeqCst), 1);
+    // a corrupted partial file is caught by the cid check, and nothing is left in place
+    std::fs::write(env.dir.join("bad.zip.part"), b"not the result").unwrap();
+    let message = env.fails(&["task", "show", &task_id.to_string(), "--download", "bad"]);
+    assert!(
+        message.contains("resume") || message.contains("sha256"),
+        "{message}"
+    );
+    assert!(!env.dir.join("bad.zip").exists());
     env.ok(&["task", "show", &task_id.to_string(), "--download"]);
     assert!(env.dir.join(format!("{task_id}.zip")).exists());
     let shown = env.ok(&["deal", "show", &deal.to_string()]);
@@ -376,7 +349,7 @@ async fn publish_orderbook_run_show_download_and_watch() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    complete(&env, deal2, "/ipfs/QmSecond").await;
+    complete(&env, deal2, b"second result").await;
     let out = tokio::task::block_in_place(|| child.wait_with_output()).unwrap();
     let value: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(out.status.success(), "{value}");

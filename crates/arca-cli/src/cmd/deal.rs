@@ -14,8 +14,7 @@ use arca_client::{Client, Project};
 use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -697,8 +696,7 @@ async fn task_show(a: &TaskShowArgs) -> anyhow::Result<Outcome> {
             "chain.json: ipfsGateway is missing: set it to the result store's gateway URL"
                 .to_string()
         })?;
-        let url = format!("{}{location}", gateway.trim_end_matches('/'));
-        download(common.raw, &url, &path).await?;
+        download(common.raw, &gateway, &location, &path).await?;
         human.push(format!("✔ Result downloaded to {}", path.display()));
         let encrypted = serde_json::from_str::<Value>(&deal.params)
             .ok()
@@ -731,69 +729,42 @@ fn result_location(results: &Value, task_id: B256) -> anyhow::Result<String> {
     }
 }
 
-/// Downloads `url` to `path` through `<path>.part`, resuming a previous partial download with a Range
-/// request; the file appears (atomic rename) only when complete.
-pub(crate) async fn download(raw: bool, url: &str, path: &std::path::Path) -> anyhow::Result<u64> {
-    let part = PathBuf::from(format!("{}.part", path.display()));
-    let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-    let http = reqwest::Client::new();
-    let mut request = http.get(url);
-    if have > 0 {
-        request = request.header("Range", format!("bytes={have}-"));
-    }
-    let mut response = request.send().await.with_context(|| {
-        format!("the result store at {url} did not answer: check ipfsGateway in chain.json")
-    })?;
-    let status = response.status();
-    if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE && have > 0 {
-        // the partial file is already whole
-        std::fs::rename(&part, path).with_context(|| format!("renaming {}", part.display()))?;
-        return Ok(have);
-    }
-    if !status.is_success() {
-        bail!("downloading {url}: the result store answered {status}");
-    }
-    let resumed = status == reqwest::StatusCode::PARTIAL_CONTENT;
-    let start = if resumed { have } else { 0 };
-    let total = response.content_length().map(|l| l + start);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(resumed)
-        .write(true)
-        .truncate(!resumed)
-        .open(&part)
-        .with_context(|| format!("opening {}", part.display()))?;
+/// Downloads the result at `location` (`/ipfs/<cid>`) from the result store `gateway` to `path`, with a
+/// progress bar: `arca_storage::Client::download` resumes a previous partial download (`<path>.part`),
+/// checks the content against its cid and only then renames it into place.
+pub(crate) async fn download(
+    raw: bool,
+    gateway: &str,
+    location: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<u64> {
+    let store = arca_storage::Client::new(gateway)
+        .with_context(|| format!("chain.json ipfsGateway {gateway}"))?;
     let bar = if raw || crate::output::quiet() {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("  {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
                 .expect("static template"),
         );
         bar
     };
-    bar.set_position(start);
-    let mut written = start;
-    while let Some(chunk) = response
-        .chunk()
+    let receipt = store
+        .download(location, path, |done, total| {
+            if let Some(t) = total {
+                bar.set_length(t);
+            }
+            bar.set_position(done);
+        })
         .await
-        .with_context(|| format!("downloading {url} (run the command again to resume)"))?
-    {
-        file.write_all(&chunk)
-            .with_context(|| format!("writing {}", part.display()))?;
-        written += chunk.len() as u64;
-        bar.set_position(written);
-    }
-    file.sync_all().ok();
+        .with_context(|| {
+            format!(
+                "downloading {gateway}{location} (run the same command again to resume; check ipfsGateway in chain.json)"
+            )
+        })?;
     bar.finish_and_clear();
-    if let Some(t) = total
-        && written != t
-    {
-        bail!("downloading {url}: got {written} of {t} bytes (run the command again to resume)");
-    }
-    std::fs::rename(&part, path).with_context(|| format!("renaming {}", part.display()))?;
-    Ok(written)
+    Ok(receipt.size)
 }
 
 async fn task_debug(a: &TaskDebugArgs) -> anyhow::Result<Outcome> {

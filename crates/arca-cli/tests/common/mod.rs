@@ -17,6 +17,7 @@ pub struct Env {
     pub stack: Stack,
     pub sms: arca_sms::SmsHandle,
     pub market: Option<arca_market::MarketHandle>,
+    pub storage: arca_storage::StorageHandle,
     pub home: tempfile::TempDir,
     pub dir: PathBuf,
 }
@@ -44,12 +45,22 @@ impl Env {
         .await
         .expect("market");
         let home = tempfile::tempdir().unwrap();
+        let storage = arca_storage::spawn(arca_storage::Config {
+            rpc_url: stack.rpc.clone(),
+            hub: stack.deployment.hub,
+            listen: ([127, 0, 0, 1], 0).into(),
+            data_dir: home.path().join("store"),
+            max_upload_bytes: arca_storage::DEFAULT_MAX_UPLOAD,
+        })
+        .await
+        .expect("result store");
         let dir = home.path().join("project");
         std::fs::create_dir(&dir).unwrap();
         let env = Env {
             stack,
             sms,
             market: Some(market),
+            storage,
             home,
             dir,
         };
@@ -66,6 +77,7 @@ impl Env {
             "hub": self.stack.deployment.hub.to_checksum(None),
             "sms": self.sms.url(),
             "iexecGateway": self.market.as_ref().unwrap().url(),
+            "ipfsGateway": self.storage.url(),
         });
         self.write("chain.json", &chain);
     }
