@@ -1,0 +1,194 @@
+//! The scheduler survives a restart in the middle of a task (state from SQLite, agents log in
+//! again), and a task with no result by its final deadline is claimed so the requester is
+//! refunded.
+
+mod common;
+
+use alloy::primitives::{Address, B256, U256};
+use arca_client::orders::{self, UnsignedOrder, typed};
+use arca_client::poco::task_status_name;
+use arca_testkit::{DealSpec, Stack};
+use arca_worker::agent::ReplicateStatus;
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_scheduler_resumes_the_task_and_its_workers_log_in_again() {
+    init_tracing();
+    let stack = Stack::start().await;
+    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
+    let pool = stack.workerpool("pool").await;
+    let data = tempfile::tempdir().unwrap();
+    let first = scheduler(&stack, pool, data.path()).await;
+    let url = first.url();
+    let addr = first.addr();
+    let [w0, w1] = stack.actors.workers.clone();
+    let a0 = agent(&stack, &url, &w0, FileExecute::new("hello")).await;
+
+    // trust 3 needs two contributions; the first worker contributes, then the scheduler stops
+    let mut spec = DealSpec::new(&stack, app, pool).params(r#"{"iexec_args":"again"}"#);
+    spec.trust = 3;
+    let task_id = Stack::task_id(stack.deal(&spec).await, 0);
+    wait_task(&url, task_id, 60, |v| {
+        v.replicates
+            .iter()
+            .any(|r| r.status == ReplicateStatus::Contributed)
+    })
+    .await;
+    first.shutdown().await;
+
+    // same data dir, same address: the task, its replicate and the deal cursor come back
+    let mut config = scheduler_config(&stack, pool, data.path());
+    config.listen = addr;
+    let second = arca_scheduler::spawn(config)
+        .await
+        .expect("restarting the scheduler");
+    let view = wait_task(&url, task_id, 10, |_| true).await;
+    assert_eq!(view.status, "RUNNING");
+    assert_eq!(view.replicates.len(), 1);
+    assert_eq!(view.replicates[0].status, ReplicateStatus::Contributed);
+
+    // a second worker joins; the first one (whose session died with the old scheduler) logs in
+    // again to learn it must reveal
+    let a1 = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
+    let view = wait_task(&url, task_id, 60, |v| v.status == "COMPLETED").await;
+    assert_eq!(view.replicates.len(), 2);
+    assert!(
+        view.replicates
+            .iter()
+            .all(|r| r.status == ReplicateStatus::Completed),
+        "{view:#?}"
+    );
+    let task = stack
+        .client(&stack.actors.requester)
+        .await
+        .task(task_id)
+        .await
+        .unwrap();
+    assert_eq!(task_status_name(task.status), "COMPLETED");
+    assert_eq!(task.revealCounter, U256::from(2));
+    a0.shutdown().await;
+    a1.shutdown().await;
+    second.shutdown().await;
+}
+
+/// Signs and matches free app/request orders with a *priced* workerpool order (the testkit's
+/// deals are free, and a refund of 0 would show nothing).
+async fn priced_deal(stack: &Stack, app: Address, pool: Address, price: u64) -> B256 {
+    let a = &stack.actors;
+    let client = stack.client(&a.requester).await;
+    let domain = client.domain();
+    let sign = |o, s| orders::sign(o, s, &domain).unwrap();
+    let app_order = sign(
+        UnsignedOrder::App(typed::AppOrder {
+            app,
+            appprice: U256::ZERO,
+            volume: U256::from(1),
+            tag: B256::ZERO,
+            datasetrestrict: Address::ZERO,
+            workerpoolrestrict: Address::ZERO,
+            requesterrestrict: Address::ZERO,
+            salt: B256::ZERO,
+        }),
+        &a.app_owner,
+    );
+    let pool_order = sign(
+        UnsignedOrder::Workerpool(typed::WorkerpoolOrder {
+            workerpool: pool,
+            workerpoolprice: U256::from(price),
+            volume: U256::from(1),
+            tag: B256::ZERO,
+            category: U256::ZERO,
+            trust: U256::from(1),
+            apprestrict: Address::ZERO,
+            datasetrestrict: Address::ZERO,
+            requesterrestrict: Address::ZERO,
+            salt: B256::ZERO,
+        }),
+        &a.scheduler,
+    );
+    let request = sign(
+        UnsignedOrder::Request(typed::RequestOrder {
+            app,
+            appmaxprice: U256::ZERO,
+            dataset: Address::ZERO,
+            datasetmaxprice: U256::ZERO,
+            workerpool: pool,
+            workerpoolmaxprice: U256::from(price),
+            requester: a.requester.address(),
+            volume: U256::from(1),
+            tag: B256::ZERO,
+            category: U256::ZERO,
+            trust: U256::from(1),
+            beneficiary: a.requester.address(),
+            callback: Address::ZERO,
+            params: "{}".into(),
+            salt: B256::ZERO,
+        }),
+        &a.requester,
+    );
+    client
+        .match_orders(&app_order, None, &pool_order, &request)
+        .await
+        .expect("matching the priced orders")
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_final_deadline_the_scheduler_claims_and_the_requester_is_refunded() {
+    init_tracing();
+    let stack = Stack::start().await;
+    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
+    let pool = stack.workerpool("pool").await;
+    let a = &stack.actors;
+    // RLC for the requester (pays) and the pool owner (stakes 30% of the price per task)
+    let admin = stack.client(&a.admin).await;
+    for who in [&a.requester, &a.scheduler] {
+        admin
+            .send_rlc(who.address(), U256::from(1_000))
+            .await
+            .unwrap();
+        stack
+            .client(who)
+            .await
+            .deposit(U256::from(1_000))
+            .await
+            .unwrap();
+    }
+    let requester = stack.client(&a.requester).await;
+    let data = tempfile::tempdir().unwrap();
+    let scheduler = scheduler(&stack, pool, data.path()).await;
+    let url = scheduler.url();
+
+    let task_id = Stack::task_id(priced_deal(&stack, app, pool, 100).await, 0);
+    // no worker ever comes: the task waits, initialized, with its deadlines shown
+    let view = wait_task(&url, task_id, 30, |v| v.status == "INITIALIZED").await;
+    assert_eq!(view.stage, "initialized; waiting for a worker");
+    let final_deadline = view.deadlines.final_.expect("final deadline");
+    assert_eq!(
+        requester.account(a.requester.address()).await.unwrap(),
+        (U256::from(900), U256::from(100))
+    );
+    assert_eq!(
+        admin.account(a.scheduler.address()).await.unwrap(),
+        (U256::from(970), U256::from(30))
+    );
+
+    // category 0 (XS): final deadline = deal start + 10 × 300 s
+    let now = view.deadlines.contribution.unwrap() - 7 * 300;
+    advance_time(&stack, final_deadline - now + 1).await;
+    let view = wait_task(&url, task_id, 30, |v| v.status == "FAILED").await;
+    assert_eq!(view.chain_status.as_deref(), Some("FAILED"));
+    let failure = view.failure.expect("failure");
+    assert_eq!(failure["cause"], "final-deadline-reached");
+    assert!(failure["message"].as_str().unwrap().contains("refunded"));
+    // refunded: the requester's 100 nRLC are unlocked; the pool owner's stake is seized
+    assert_eq!(
+        requester.account(a.requester.address()).await.unwrap(),
+        (U256::from(1_000), U256::ZERO)
+    );
+    assert_eq!(
+        admin.account(a.scheduler.address()).await.unwrap(),
+        (U256::from(970), U256::ZERO)
+    );
+    scheduler.shutdown().await;
+}
