@@ -397,10 +397,12 @@ async fn check_dataset_order(s: &State, deal_id: B256, deal: &DealView) -> Resul
         Some(order) => order,
         None => {
             let order = s.chain.dataset_order(deal_id, deal.start_time).await?;
-            s.orders
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(deal_id, order.clone());
+            let mut orders = s.orders.lock().unwrap_or_else(|p| p.into_inner());
+            // a bound on memory: orders are cheap to read again from the chain
+            if orders.len() >= 100_000 {
+                orders.clear();
+            }
+            orders.insert(deal_id, order.clone());
             order
         }
     };
