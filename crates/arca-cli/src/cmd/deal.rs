@@ -6,11 +6,10 @@
 
 use crate::output::{Common, Outcome, block_on, emit, notice, spinner};
 use alloy::primitives::{B256, U256};
-use alloy::signers::SignerSync;
-use alloy::sol_types::{SolStruct, eip712_domain};
 use anyhow::{Context as _, bail};
 use arca_client::poco::{self, Deal, Task};
 use arca_client::{Client, Project};
+use arca_worker::agent as arca_worker_api;
 use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
@@ -133,86 +132,50 @@ pub(crate) fn workerpool_api(
     Ok(url.map(|u| SchedulerApi::new(&u)))
 }
 
-/// The public task API of a workerpool's scheduler (iexec-protocol.md §6.1).
+/// The public task API of a workerpool's scheduler (iexec-protocol.md §6.1), through
+/// `arca_scheduler::client`, with its answers as JSON for display and `--raw`.
 #[derive(Debug, Clone)]
 pub(crate) struct SchedulerApi {
-    http: reqwest::Client,
+    client: arca_scheduler::client::Client,
     base: String,
-}
-
-mod challenge {
-    alloy::sol! { struct Challenge { string challenge; } }
 }
 
 impl SchedulerApi {
     fn new(base: &str) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(15))
-                .build()
-                .expect("static client configuration"),
+            client: arca_scheduler::client::Client::new(base),
             base: base.trim_end_matches('/').to_string(),
         }
     }
 
-    async fn get(&self, path: &str, auth: Option<&str>) -> anyhow::Result<Option<Value>> {
-        let mut request = self.http.get(format!("{}{path}", self.base));
-        if let Some(a) = auth {
-            request = request.header("Authorization", a);
-        }
-        let response = request.send().await.with_context(|| {
-            format!(
-                "the workerpool API at {} did not answer: fix \"workerpoolApi\" in chain.json or --workerpool-api",
-                self.base
-            )
-        })?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            bail!("the workerpool API answered {status} to GET {path}: {text}");
-        }
-        Ok(Some(
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
+    fn err(&self, e: arca_worker_api::ApiError) -> anyhow::Error {
+        anyhow::anyhow!(
+            "the workerpool API at {}: {e} (fix \"workerpoolApi\" in chain.json or --workerpool-api)",
+            self.base
+        )
     }
 
-    /// `GET /tasks/{taskId}` (None: the scheduler does not know the task yet).
+    /// `GET /tasks/{taskId}` (None: the scheduler does not know the task).
     pub(crate) async fn task(&self, task: B256) -> anyhow::Result<Option<Value>> {
-        self.get(&format!("/tasks/{task}"), None).await
+        match self.client.task(task).await {
+            Ok(view) => Ok(Some(serde_json::to_value(view)?)),
+            Err(arca_worker_api::ApiError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(self.err(e)),
+        }
     }
 
-    /// `GET /tasks/{taskId}/logs`, authorized by the EIP-712 challenge signed by `signer`.
+    /// The app's logs of each replicate (the requester's EIP-712-signed challenge).
     async fn logs(
         &self,
         task: B256,
         signer: &alloy::signers::local::PrivateKeySigner,
         chain_id: u64,
     ) -> anyhow::Result<Option<Value>> {
-        let address = signer.address();
-        let answer = self
-            .get(&format!("/tasks/logs/challenge?address={address}"), None)
-            .await?
-            .context("the workerpool API has no logs challenge endpoint")?;
-        // iExec answers the typed data; accept a bare challenge string too
-        let text = answer["message"]["challenge"]
-            .as_str()
-            .or_else(|| answer["challenge"].as_str())
-            .or_else(|| answer.as_str())
-            .context("the workerpool API's challenge has no message.challenge")?
-            .to_string();
-        let domain = eip712_domain! { name: "iExec Core", version: "1", chain_id: chain_id, };
-        let hash = challenge::Challenge { challenge: text }.eip712_signing_hash(&domain);
-        let signature = signer
-            .sign_hash_sync(&hash)
-            .context("signing the logs challenge")?;
-        let auth = format!(
-            "{hash}_0x{}_{address}",
-            alloy::hex::encode(signature.as_bytes())
-        );
-        self.get(&format!("/tasks/{task}/logs"), Some(&auth)).await
+        match self.client.logs(task, signer, chain_id).await {
+            Ok(logs) => Ok(Some(serde_json::to_value(logs)?)),
+            Err(arca_worker_api::ApiError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(self.err(e)),
+        }
     }
 }
 
