@@ -161,6 +161,9 @@ impl TaskDirs {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
+            // Other users of the worker host stay out of the task (clear dataset, results);
+            // the container sees only its two mounts, whose own modes apply inside.
+            fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))?;
             // The app may run as any user: it must read its inputs and write its outputs.
             fs::set_permissions(&self.input, fs::Permissions::from_mode(0o755))?;
             fs::set_permissions(&self.iexec_out, fs::Permissions::from_mode(0o777))?;
@@ -621,6 +624,17 @@ async fn decrypt_dataset(
     .await;
     match result {
         Ok(Ok(summary)) => {
+            // Readable by the app whatever user its image runs as (the task root is 0700).
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                fs::set_permissions(dest, fs::Permissions::from_mode(0o644)).map_err(|e| {
+                    pre(
+                        FailureCause::WorkerError,
+                        format!("making the dataset readable for the app: {e}"),
+                    )
+                })?;
+            }
             info!(plain_bytes = summary.plain_len, "dataset decrypted");
             Ok(())
         }
@@ -955,11 +969,15 @@ mod tests {
         let dirs = TaskDirs::new(work.path(), task);
         assert_eq!(dirs.root, work.path().join(format!("{task}")));
         assert_eq!(dirs.iexec_out, dirs.root.join("output/iexec_out"));
+        use std::os::unix::fs::PermissionsExt as _;
         // a leftover of an interrupted attempt is cleared
         fs::create_dir_all(&dirs.input).unwrap();
         fs::write(dirs.input.join("stale"), "x").unwrap();
         dirs.create_fresh().unwrap();
         assert_eq!(fs::read_dir(&dirs.input).unwrap().count(), 0);
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dirs.root), 0o700);
+        assert_eq!(mode(&dirs.input), 0o755);
         fs::write(dirs.input.join("clear-dataset"), "secret").unwrap();
         fs::write(dirs.dataset_download(), "enc").unwrap();
         fs::write(dirs.iexec_out.join("result.txt"), "r").unwrap();

@@ -541,6 +541,42 @@ async fn post(http: &reqwest::Client, url: &str, auth: String, body: String) -> 
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// The scheduler's part for a TEE task: the enclave challenge from the SMS and the worker's
+/// authorization signed by the workerpool owner.
+async fn authorize(
+    http: &reqwest::Client,
+    sms_url: &str,
+    scheduler: &PrivateKeySigner,
+    worker: Address,
+    task_id: B256,
+) -> WorkerpoolAuthorization {
+    let (status, challenge) = post(
+        http,
+        &format!("{sms_url}/tee/challenges/{task_id}"),
+        sig(
+            scheduler,
+            arca_sms::auth::authorization_hash(None, task_id, None),
+        ),
+        String::new(),
+    )
+    .await;
+    assert_eq!(status, 200, "{challenge}");
+    let challenge: Address = challenge.trim().parse().unwrap();
+    let hash = worker_key::authorization_hash(worker, task_id, challenge);
+    WorkerpoolAuthorization {
+        worker_wallet: worker,
+        chain_task_id: task_id,
+        enclave_challenge: challenge,
+        signature: Bytes::from(
+            scheduler
+                .sign_message_sync(hash.as_slice())
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        ),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tee_task_gets_its_secrets_from_the_sms_and_encrypts_the_result() {
     let mut fx = fixture().await;
@@ -643,20 +679,8 @@ async fn tee_task_gets_its_secrets_from_the_sms_and_encrypts_the_result() {
     let task_id = stack.initialize(deal_id, 0).await;
 
     // the scheduler: enclave challenge from the SMS, authorization for the worker
-    let (status, challenge) = post(
-        &http,
-        &format!("{sms_url}/tee/challenges/{task_id}"),
-        sig(
-            &a.scheduler,
-            arca_sms::auth::authorization_hash(None, task_id, None),
-        ),
-        String::new(),
-    )
-    .await;
-    assert_eq!(status, 200, "{challenge}");
-    let challenge: Address = challenge.trim().parse().unwrap();
-    let auth_hash = worker_key::authorization_hash(worker.address(), task_id, challenge);
-    let auth_sig = a.scheduler.sign_message_sync(auth_hash.as_slice()).unwrap();
+    let authorization = authorize(&http, &sms_url, &a.scheduler, worker.address(), task_id).await;
+    let challenge = authorization.enclave_challenge;
 
     let spec = ReplicateSpec {
         chain_id: stack.deployment.chain_id,
@@ -687,12 +711,7 @@ async fn tee_task_gets_its_secrets_from_the_sms_and_encrypts_the_result() {
         callback: Address::ZERO,
         tag: deal_spec.tag,
         max_execution_time: Duration::from_secs(60),
-        authorization: WorkerpoolAuthorization {
-            worker_wallet: worker.address(),
-            chain_task_id: task_id,
-            enclave_challenge: challenge,
-            signature: Bytes::from(auth_sig.as_bytes().to_vec()),
-        },
+        authorization,
         tee: Some(TeeSpec {
             sms_url: sms_url.clone(),
             framework: "tdx".into(),
@@ -761,19 +780,6 @@ async fn tee_task_gets_its_secrets_from_the_sms_and_encrypts_the_result() {
         )
         .await;
     let task_id = stack.initialize(deal_id, 0).await;
-    let (status, challenge) = post(
-        &http,
-        &format!("{sms_url}/tee/challenges/{task_id}"),
-        sig(
-            &a.scheduler,
-            arca_sms::auth::authorization_hash(None, task_id, None),
-        ),
-        String::new(),
-    )
-    .await;
-    assert_eq!(status, 200, "{challenge}");
-    let challenge: Address = challenge.trim().parse().unwrap();
-    let auth_hash = worker_key::authorization_hash(worker.address(), task_id, challenge);
     let mut refused = spec.clone();
     refused.deal_id = deal_id;
     refused.task_id = task_id;
@@ -783,18 +789,8 @@ async fn tee_task_gets_its_secrets_from_the_sms_and_encrypts_the_result() {
         secrets: BTreeMap::from([(1, "absent".into())]),
         ..Default::default()
     };
-    refused.authorization = WorkerpoolAuthorization {
-        worker_wallet: worker.address(),
-        chain_task_id: task_id,
-        enclave_challenge: challenge,
-        signature: Bytes::from(
-            a.scheduler
-                .sign_message_sync(auth_hash.as_slice())
-                .unwrap()
-                .as_bytes()
-                .to_vec(),
-        ),
-    };
+    refused.authorization =
+        authorize(&http, &sms_url, &a.scheduler, worker.address(), task_id).await;
     let f = failed(run_replicate(&refused, &fx.ctx).await);
     assert_eq!(
         (f.stage, &f.cause),
@@ -806,6 +802,42 @@ async fn tee_task_gets_its_secrets_from_the_sms_and_encrypts_the_result() {
         f.message
     );
     assert!(f.logs.is_none());
+
+    // an app registered with an explicit entrypoint: the enclave measures it and the container
+    // runs it (the image's own entrypoint would take the args' first word as its behaviour)
+    let entrypoint = "/bin/sh /app/app.sh hello";
+    let mrenclave = format!(
+        r#"{{"framework":"TDX","version":"arca-sim/v1","entrypoint":"{entrypoint}","fingerprint":"{}"}}"#,
+        hex::encode(arca_tee::sim::measure(&digest, entrypoint).unwrap())
+    );
+    let app = stack
+        .app("tee-app-entrypoint", &fx.image, fx.image_id, &mrenclave)
+        .await;
+    let deal_id = stack
+        .deal(
+            &arca_testkit::DealSpec::new(&stack, app, pool)
+                .tee()
+                .params(r#"{"iexec_args":"from the deal"}"#),
+        )
+        .await;
+    let task_id = stack.initialize(deal_id, 0).await;
+    let mut with_entrypoint = spec.clone();
+    with_entrypoint.deal_id = deal_id;
+    with_entrypoint.task_id = task_id;
+    with_entrypoint.app.address = app;
+    with_entrypoint.app.mrenclave = mrenclave;
+    with_entrypoint.dataset = None;
+    with_entrypoint.params = DealParams {
+        args: "from the deal".into(),
+        ..Default::default()
+    };
+    with_entrypoint.authorization =
+        authorize(&http, &sms_url, &a.scheduler, worker.address(), task_id).await;
+    let c = computed(run_replicate(&with_entrypoint, &fx.ctx).await);
+    assert_eq!(
+        c.result_digest,
+        B256::from(sha256(b"hello from the deal\n"))
+    );
     drop(sms);
 }
 

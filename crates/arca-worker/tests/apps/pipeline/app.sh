@@ -7,6 +7,7 @@
 #   no-computed       write a result but no computed.json
 #   long-name         write a result under a 32-character file name
 #   callback HEX      computed.json with callback-data HEX (deal with a callback)
+#   hello ...         result.txt = "hello" and the other args (entrypoint override)
 set -u
 case "$1" in
   echo-input)
@@ -32,6 +33,10 @@ case "$1" in
     echo '{"deterministic-output-path":"/iexec_out"}' > "$IEXEC_OUT/computed.json" ;;
   callback)
     printf '{"callback-data":"%s"}\n' "$2" > "$IEXEC_OUT/computed.json" ;;
+  hello)
+    shift
+    echo "hello $*" > "$IEXEC_OUT/result.txt"
+    echo '{"deterministic-output-path":"/iexec_out/result.txt"}' > "$IEXEC_OUT/computed.json" ;;
   *)
     echo "unknown behaviour: $*" >&2
     exit 64 ;;
