@@ -11,6 +11,7 @@
 mod error;
 pub mod keys;
 pub mod layout;
+pub mod worker;
 
 pub use error::{Result, StackError};
 
@@ -42,6 +43,9 @@ pub struct StackConfig {
     pub docker_host: Option<String>,
     /// Chain id of the dev chain.
     pub chain_id: u64,
+    /// Directories the workers may read `file://` datasets and input files from (local
+    /// development; empty: such URLs are refused).
+    pub file_url_roots: Vec<PathBuf>,
 }
 
 impl Default for StackConfig {
@@ -53,6 +57,7 @@ impl Default for StackConfig {
             workers: 1,
             docker_host: None,
             chain_id: arca_chain::config::DEFAULT_CHAIN_ID,
+            file_url_roots: Vec::new(),
         }
     }
 }
@@ -85,6 +90,8 @@ pub struct StackInfo {
     pub market_url: String,
     /// The result store (the `ipfsGateway` of chain.json: it serves `/ipfs/<cid>`).
     pub storage_url: String,
+    /// The workerpool's scheduler (`workerpoolApi` of chain.json).
+    pub scheduler_url: String,
     /// The workerpool of this stack.
     pub workerpool: Address,
     /// Its owner (the scheduler's wallet).
@@ -103,6 +110,7 @@ impl StackInfo {
             sms: Some(self.sms_url.clone()),
             iexec_gateway: Some(self.market_url.clone()),
             ipfs_gateway: Some(self.storage_url.clone()),
+            workerpool_api: Some(self.scheduler_url.clone()),
             ..ChainConf::default()
         }
     }
@@ -126,6 +134,8 @@ pub struct StackHandle {
     sms: arca_sms::SmsHandle,
     market: arca_market::MarketHandle,
     storage: arca_storage::StorageHandle,
+    scheduler: arca_scheduler::SchedulerHandle,
+    workers: Vec<arca_worker::agent::AgentHandle>,
     _scratch: Vec<tempfile::TempDir>,
 }
 
@@ -136,6 +146,9 @@ impl std::fmt::Debug for StackHandle {
             .finish_non_exhaustive()
     }
 }
+
+/// The pool's order tag: TEE (bit 0) with Scone (1), Gramine (2) and TDX (3), all simulated.
+const POOL_TAG: u8 = 0x0f;
 
 /// Dev ETH each pool wallet is topped up to, for gas.
 const POOL_GAS_FUNDS_ETH: u64 = 100;
@@ -231,6 +244,56 @@ impl StackHandle {
         };
         let workerpool = ensure_workerpool(&chain_conf, &pool.scheduler, dirs.as_ref()).await?;
 
+        // The pool takes every tag (TEE + every framework the sim enclave stands in for), so
+        // standard and TEE requests alike find its order on the market.
+        let mut scheduler_config = arca_scheduler::SchedulerConfig::new(
+            chain_conf.clone(),
+            pool.scheduler.clone(),
+            workerpool,
+        );
+        scheduler_config.sms_url = Some(sms.url());
+        scheduler_config.market_url = Some(market.url());
+        scheduler_config.order = Some(arca_scheduler::OrderSettings {
+            price: U256::ZERO,
+            category: 0,
+            tag: alloy::primitives::B256::with_last_byte(POOL_TAG),
+            trust: 1,
+            volume: 1_000_000,
+        });
+        scheduler_config.listen = config.addr(4);
+        scheduler_config.data_dir = dirs.as_ref().map(|d| d.scheduler.clone());
+        scheduler_config.poll_interval = std::time::Duration::from_millis(300);
+        let scheduler = arca_scheduler::spawn(scheduler_config)
+            .await
+            .map_err(|e| StackError::part("the scheduler", e))?;
+
+        let mut workers = Vec::with_capacity(pool.workers.len());
+        for (n, signer) in pool.workers.iter().enumerate() {
+            let work_dir = match &dirs {
+                Some(d) => d.worker(n),
+                None => {
+                    let tmp =
+                        tempfile::tempdir().map_err(|e| StackError::io(Path::new("/tmp"), e))?;
+                    let path = tmp.path().to_path_buf();
+                    scratch.push(tmp);
+                    path
+                }
+            };
+            let agent = worker::spawn_worker(worker::WorkerConfig {
+                chain: chain_conf.clone(),
+                signer: signer.clone(),
+                scheduler_url: scheduler.url(),
+                storage_url: storage.url(),
+                docker_host: config.docker_host.clone(),
+                work_dir,
+                sim_tee: true,
+                file_url_roots: config.file_url_roots.clone(),
+                max_parallel: 2,
+            })
+            .await?;
+            workers.push(agent);
+        }
+
         let info = StackInfo {
             chain_id: deployment.chain_id,
             rpc_url,
@@ -239,6 +302,7 @@ impl StackHandle {
             sms_url: sms.url(),
             market_url: market.url(),
             storage_url: storage.url(),
+            scheduler_url: scheduler.url(),
             workerpool,
             workerpool_owner: pool.scheduler.address(),
             data_dir: dirs.as_ref().map(|d| d.root.clone()),
@@ -256,6 +320,8 @@ impl StackHandle {
             sms,
             market,
             storage,
+            scheduler,
+            workers,
             _scratch: scratch,
         })
     }
@@ -267,8 +333,14 @@ impl StackHandle {
             sms,
             market,
             storage,
+            scheduler,
+            workers,
             ..
         } = self;
+        for w in workers {
+            w.shutdown().await;
+        }
+        scheduler.shutdown().await;
         drop(sms);
         storage.shutdown().await;
         market.shutdown().await;

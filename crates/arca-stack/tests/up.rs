@@ -7,7 +7,8 @@ fn config(dir: &std::path::Path) -> StackConfig {
     StackConfig {
         data_dir: Some(dir.to_path_buf()),
         port_base: 0,
-        workers: 1,
+        // Workers need a Docker daemon: the end-to-end runs with workers are scripts/test.d/70-e2e.sh.
+        workers: 0,
         ..StackConfig::default()
     }
 }
@@ -36,6 +37,12 @@ async fn the_stack_starts_answers_and_resumes_from_its_data_dir() {
         .await
         .unwrap();
     assert_eq!(store.status(), 200);
+    let scheduler = http
+        .get(format!("{}/health", info.scheduler_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scheduler.status(), 200);
 
     // The written chain.json connects a client to this stack's hub.
     let text = std::fs::read_to_string(dir.path().join("chain.json")).unwrap();

@@ -27,6 +27,10 @@ pub(crate) struct UpArgs {
     /// Docker daemon for the workers (unix://…); default: DOCKER_HOST or /var/run/docker.sock.
     #[arg(long, env = "DOCKER_HOST")]
     docker_host: Option<String>,
+    /// Let workers read `file://` dataset and input URLs under this directory (repeatable;
+    /// local development: a requester chooses these URLs, so by default they are refused).
+    #[arg(long, value_name = "DIR")]
+    allow_file_urls: Vec<PathBuf>,
     /// Also write the chain.json of this stack here (e.g. `.` in a project directory).
     #[arg(long, value_name = "DIR")]
     write_chain_json: Option<PathBuf>,
@@ -53,6 +57,7 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         port_base: args.port_base,
         workers: args.workers,
         docker_host: args.docker_host.clone(),
+        file_url_roots: args.allow_file_urls.clone(),
         ..StackConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -76,6 +81,7 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         println!("  sms          {}", info.sms_url);
         println!("  market       {}", info.market_url);
         println!("  results      {}", info.storage_url);
+        println!("  scheduler    {}  ({} worker(s))", info.scheduler_url, stack.pool.workers.len());
         println!("  workerpool   {}  (owner {})", info.workerpool, info.workerpool_owner);
         match &info.data_dir {
             Some(dir) => println!("  data         {}  (chain.json written there)", dir.display()),
