@@ -240,6 +240,54 @@ pub(crate) fn workerpool_fails(
     None
 }
 
+/// The SDK's fallback when the market has no usable order for an app or dataset: if the
+/// requester owns it, it signs a free single-use order for this request itself, so an owner can
+/// run their own app (seed 000) or use their own dataset without publishing anything.
+async fn own_order(
+    client: &Client,
+    kind: OrderKind,
+    resource: Address,
+    w: &Wanted,
+) -> anyhow::Result<Option<Candidate>> {
+    let signer = client.signer()?;
+    let registry = match kind {
+        OrderKind::App => Resource::App,
+        _ => Resource::Dataset,
+    };
+    let info = client.show(registry, resource).await?;
+    let owner: Option<Address> = info["owner"].as_str().and_then(|o| o.parse().ok());
+    if owner != Some(signer.address()) || w.requester != signer.address() {
+        return Ok(None);
+    }
+    let order = match kind {
+        OrderKind::App => UnsignedOrder::App(typed::AppOrder {
+            app: resource,
+            appprice: U256::ZERO,
+            volume: U256::from(1),
+            tag: B256::ZERO,
+            datasetrestrict: Address::ZERO,
+            workerpoolrestrict: Address::ZERO,
+            requesterrestrict: signer.address(),
+            salt: B256::ZERO,
+        }),
+        _ => UnsignedOrder::Dataset(typed::DatasetOrder {
+            dataset: resource,
+            datasetprice: U256::ZERO,
+            volume: U256::from(1),
+            tag: B256::ZERO,
+            apprestrict: w.app,
+            workerpoolrestrict: Address::ZERO,
+            requesterrestrict: signer.address(),
+            salt: B256::ZERO,
+        }),
+    };
+    let signed = orders::sign(order, signer, &client.domain())?;
+    Ok(Some(Candidate {
+        signed,
+        remaining: U256::from(1),
+    }))
+}
+
 /// A market order with its remaining volume.
 pub(crate) struct Candidate {
     pub signed: SignedOrder,
@@ -341,16 +389,27 @@ pub(crate) async fn find_orders(
             None => true,
         })
         .collect();
-    if apps.is_empty() {
-        why.insert(
-            0,
-            format!(
-                "no usable apporder for app {} on the market: its owner publishes one with `arca app publish {}`",
-                w.app, w.app
-            ),
-        );
-        return Ok(Matched::None(why));
-    }
+    let own_app;
+    let apps = if apps.is_empty() {
+        match own_order(client, OrderKind::App, w.app, w).await? {
+            Some(c) => {
+                own_app = c;
+                vec![&own_app]
+            }
+            None => {
+                why.insert(
+                    0,
+                    format!(
+                        "no usable apporder for app {} on the market: its owner publishes one with `arca app publish {}`",
+                        w.app, w.app
+                    ),
+                );
+                return Ok(Matched::None(why));
+            }
+        }
+    } else {
+        apps
+    };
     let datasets: Vec<Candidate> = match w.dataset {
         None => Vec::new(),
         Some(dataset) => {
@@ -382,6 +441,19 @@ pub(crate) async fn find_orders(
             },
         )
         .collect();
+    let own_dataset;
+    let datasets = match w.dataset {
+        Some(dataset) if datasets.is_empty() => {
+            match own_order(client, OrderKind::Dataset, dataset, w).await? {
+                Some(c) => {
+                    own_dataset = c;
+                    vec![&own_dataset]
+                }
+                None => datasets,
+            }
+        }
+        _ => datasets,
+    };
     if let Some(dataset) = w.dataset
         && datasets.is_empty()
     {
