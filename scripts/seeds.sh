@@ -25,7 +25,7 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys
 # Dev accounts of the `test test … junk` mnemonic: 1 = app developer, 2 = dataset owner, 4 = requester.
 KEY1=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
 KEY2=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
-KEY4=0x47e179ec197488593b187f80a00eb0da91f1c9b453b33a8e9ecaa5e6f2fd45b9
+KEY4=0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a
 W=(--keystoredir local --password seeds)
 
 # project DIR KEY: a fresh project directory with this stack's chain.json and a wallet.
@@ -103,7 +103,7 @@ seed_004() {
   project "$WORK/004-dataset" "$KEY2"
   run "$ARCA" dataset init --encrypted "${W[@]}"
   cp "$APPS/email-checker/emails.xlsx" datasets/original/
-  run "$ARCA" dataset encrypt "${W[@]}"
+  run "$ARCA" dataset encrypt
   ENC="$(ls "$PWD"/datasets/encrypted/*.enc | head -1)"
   # "Publish encrypted file": anywhere the workers can download it; here a local file URL.
   set_json iexec.json dataset.name "emails-$RUN_ID"
