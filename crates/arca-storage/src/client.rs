@@ -299,11 +299,19 @@ impl Client {
         let url = format!("{}/v1/results/{task_id}", self.base);
         self.retrying(&url, || async {
             let sent = self.http.get(&url).send().await;
-            if let Ok(r) = &sent
-                && r.status() == StatusCode::NOT_FOUND
-            {
-                return Ok(Try::Done(None));
-            }
+            let sent = match sent {
+                Ok(r) if r.status() == StatusCode::NOT_FOUND => {
+                    // only the store's own "no result" is an answer; a 404 from something else
+                    // (wrong URL, a proxy) is an error naming it
+                    let e = remote(&url, r).await;
+                    return if e.check() == "not-found" {
+                        Ok(Try::Done(None))
+                    } else {
+                        Err(e)
+                    };
+                }
+                other => other,
+            };
             Ok(match self.answer(&url, sent).await? {
                 Try::Done(r) => Try::Done(Some(r)),
                 Try::Retry(e) => Try::Retry(e),

@@ -10,7 +10,8 @@
 //!   ranges;
 //! - [`cid`]: the CIDv1 raw sha2-256 base32 identifiers;
 //! - [`auth`]: the signed messages, for workers and schedulers that build them;
-//! - [`blob`]: the [`BlobStore`] trait and its filesystem backend;
+//! - [`blob`]: the [`BlobStore`] trait and its filesystem backend (and `s3::S3Store` with the
+//!   `s3` feature);
 //! - [`index`]: the SQLite task → cid index;
 //! - [`client`]: the typed HTTP [`Client`] (retrying upload, lookup, resumable download).
 
@@ -21,6 +22,8 @@ pub mod cid;
 pub mod client;
 mod error;
 pub mod index;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod server;
 
 pub use blob::{BlobStore, FsStore};

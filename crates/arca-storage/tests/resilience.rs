@@ -206,4 +206,14 @@ async fn an_upload_waits_for_a_store_that_is_starting() {
     let e = gone.lookup(fx.task).await.unwrap_err();
     assert_eq!(e.check(), "unreachable");
     assert!(e.to_string().contains(&url), "{e}");
+
+    // a server that is not a result store (here the chain's JSON-RPC): an error, never "no result"
+    let wrong = Client::new(fx.stack.rpc.trim_end_matches('/'))
+        .unwrap()
+        .with_retries(1, Duration::from_millis(10));
+    let e = wrong.lookup(fx.task).await.unwrap_err();
+    assert!(
+        e.to_string().contains(fx.stack.rpc.trim_end_matches('/')),
+        "{e}"
+    );
 }
