@@ -63,6 +63,9 @@ enum Command {
     /// The market's open orders: app, dataset, workerpool, requester.
     #[command(subcommand)]
     Orderbook(cmd::orderbook::OrderbookCommand),
+    /// Result storage: init, check (Arca's store needs no token; checks it answers).
+    #[command(subcommand)]
+    Storage(cmd::storage::StorageCommand),
     /// Deals: show (with their tasks), claim.
     #[command(subcommand)]
     Deal(cmd::deal::DealCommand),
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Command::Result(command) => cmd::result::run(command),
         Command::Orderbook(command) => cmd::orderbook::run_orderbook(command),
         Command::Deal(command) => cmd::deal::run_deal(command),
+        Command::Storage(command) => cmd::storage::run(command),
         Command::Task(command) => cmd::deal::run_task(command),
         Command::Requester(command) => cmd::secret::run_requester(command),
     };

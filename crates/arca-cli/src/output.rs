@@ -38,6 +38,9 @@ pub(crate) struct Common {
     /// No spinners, progress bars or notices on stderr (results and errors are still printed).
     #[arg(long)]
     pub quiet: bool,
+    /// Blocks to wait after each transaction before it counts as done.
+    #[arg(long, value_name = "BLOCKS", default_value_t = 1)]
+    pub confirms: u64,
 }
 
 /// A command's successful result: the `--raw` fields and the human text.
@@ -193,7 +196,9 @@ impl Common {
         } else {
             None
         };
-        Ok(Client::connect(&name, &conf, signer).await?)
+        Ok(Client::connect(&name, &conf, signer)
+            .await?
+            .with_confirms(self.confirms))
     }
 
     /// The wallet's address without decrypting it (keystores declare it), if a wallet is found.

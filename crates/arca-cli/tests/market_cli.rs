@@ -229,6 +229,8 @@ async fn publish_orderbook_run_show_download_and_watch() {
         "--args",
         "hello",
         "world",
+        "--confirms",
+        "1",
         "--password",
         PASSWORD,
     ]);

@@ -160,6 +160,19 @@ async fn result_keys_and_secrets_round_trip_through_the_sms() {
     ]);
     assert_eq!(env.ok(&["app", "check-secret", &app])["isSecretSet"], true);
 
+    // storage init|check (seed 004 step 1.5): no token to push, the store must answer
+    let init = env.ok(&["storage", "init", "--tee-framework", "scone"]);
+    assert_eq!(init["isInitialized"], true);
+    assert_eq!(init["ipfsGateway"], env.storage.url());
+    assert_eq!(env.ok(&["storage", "check", "ipfs"])["isInitialized"], true);
+    let message = env.fails(&["storage", "init", "dropbox", "--token", "x"]);
+    assert!(message.contains("dropbox is not supported"), "{message}");
+    let mut chain = env.read("chain.json");
+    chain["chains"]["dev"]["ipfsGateway"] = json!("http://127.0.0.1:9");
+    env.write("chain.json", &chain);
+    let message = env.fails(&["storage", "check"]);
+    assert!(message.contains("did not answer"), "{message}");
+
     // a chain.json without sms: the field and the fix are named
     let mut chain = env.read("chain.json");
     chain["chains"]["dev"]

@@ -50,6 +50,8 @@ pub struct Client {
     hub: IexecHubInstance<DynProvider>,
     chain_id: u64,
     signer: Option<PrivateKeySigner>,
+    /// Blocks a transaction must be buried under before it counts as done (`--confirms`, default 1).
+    confirms: u64,
 }
 
 /// A transaction just submitted, or why it could not be.
@@ -149,7 +151,14 @@ impl Client {
             provider,
             chain_id,
             signer,
+            confirms: 1,
         })
+    }
+
+    /// Waits for `confirms` blocks (at least 1) on every transaction, as the SDK's `--confirms`.
+    pub fn with_confirms(mut self, confirms: u64) -> Self {
+        self.confirms = confirms.max(1);
+        self
     }
 
     /// The chain id.
@@ -194,6 +203,7 @@ impl Client {
     ) -> Result<alloy::rpc::types::TransactionReceipt> {
         let pending = pending.map_err(|e| call_err(action, e))?;
         let receipt = pending
+            .with_required_confirmations(self.confirms)
             .get_receipt()
             .await
             .map_err(|e| ClientError::chain(action, e))?;
@@ -475,6 +485,7 @@ impl Client {
             .await
             .map_err(|e| ClientError::chain("send-ether", e))?;
         let receipt = pending
+            .with_required_confirmations(self.confirms)
             .get_receipt()
             .await
             .map_err(|e| ClientError::chain("send-ether", e))?;

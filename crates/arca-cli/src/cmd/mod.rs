@@ -16,6 +16,7 @@ pub(crate) mod result;
 pub(crate) mod run;
 pub(crate) mod secret;
 pub(crate) mod sms;
+pub(crate) mod storage;
 pub(crate) mod tee;
 pub(crate) mod up;
 pub(crate) mod wallet;
