@@ -307,7 +307,17 @@ async fn a_result_is_replaceable_while_active_and_final_after_completion() {
             Address::ZERO,
         )
     };
-    let r1 = up(first.clone()).await.unwrap();
+    // two concurrent uploads of the same bytes: both answered with the same receipt
+    let (a, b) = tokio::join!(up(first.clone()), up(first.clone()));
+    let r1 = a.unwrap();
+    assert_eq!(b.unwrap(), r1);
+    assert_eq!(
+        std::fs::read_dir(fx.dir.path().join("blobs"))
+            .unwrap()
+            .count(),
+        1,
+        "one blob for one content"
+    );
     // the worker restarted and recomputed before contributing: the task is still ACTIVE
     let r2 = up(second.clone()).await.unwrap();
     assert_ne!(r1.cid, r2.cid);
