@@ -175,6 +175,7 @@ impl Engine {
         self.follow_deals().await?;
         self.initialize_received().await?;
         let now = self.chain.now().await?;
+        self.lost_workers()?;
         for task in self.store.open_tasks()? {
             if task.status == TaskStatus::Received {
                 continue;
@@ -186,6 +187,33 @@ impl Engine {
                 let mut t = task;
                 t.note = Some(e.to_string());
                 self.store.save_task(&t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replicates whose worker stopped heartbeating before contributing become WORKER_LOST, so
+    /// their task goes to another worker (a contribution already on chain stays: it counts).
+    fn lost_workers(&self) -> Result<()> {
+        let timeout = self.config.worker_timeout.as_secs();
+        let now = crate::server::unix_now();
+        for task in self.store.open_tasks()? {
+            if !matches!(task.status, TaskStatus::Running) {
+                continue;
+            }
+            for mut r in self.store.replicates(task.task_id)? {
+                if !matches!(
+                    r.status,
+                    ReplicateStatus::Created | ReplicateStatus::Started | ReplicateStatus::Computed
+                ) {
+                    continue;
+                }
+                let last_seen = self.store.worker(r.worker)?.map_or(0, |w| w.last_seen);
+                if now.saturating_sub(last_seen) > timeout {
+                    tracing::warn!(task_id = %task.task_id, worker = %r.worker, last_seen, "worker lost; the task is offered to others");
+                    r.status = ReplicateStatus::WorkerLost;
+                    self.store.save_replicate(&r)?;
+                }
             }
         }
         Ok(())

@@ -61,7 +61,7 @@ fn random_hex() -> String {
     format!("0x{}", hex::encode(bytes))
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -192,3 +192,58 @@ async fn past_the_final_deadline_the_scheduler_claims_and_the_requester_is_refun
     );
     scheduler.shutdown().await;
 }
+
+/// An app that never finishes: its worker is killed while it runs.
+struct Hang;
+
+impl arca_worker::agent::Execute for Hang {
+    fn execute<'a>(
+        &'a self,
+        _spec: &'a arca_worker::task::ReplicateSpec,
+    ) -> arca_worker::agent::BoxFuture<'a, arca_worker::task::ReplicateOutcome> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_task_is_declared_lost_and_the_task_completes_elsewhere() {
+    init_tracing();
+    let stack = Stack::start().await;
+    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
+    let pool = stack.workerpool("pool").await;
+    let data = tempfile::tempdir().unwrap();
+    let mut config = scheduler_config(&stack, pool, data.path());
+    config.worker_timeout = std::time::Duration::from_secs(2);
+    let scheduler = arca_scheduler::spawn(config).await.unwrap();
+    let url = scheduler.url();
+    let [w0, w1] = stack.actors.workers.clone();
+    let doomed = agent(&stack, &url, &w0, std::sync::Arc::new(Hang)).await;
+    let deal = stack
+        .deal(&DealSpec::new(&stack, app, pool).params(r#"{"iexec_args":"rescue"}"#))
+        .await;
+    let task_id = Stack::task_id(deal, 0);
+    wait_task(&url, task_id, 30, |v| {
+        v.replicates
+            .first()
+            .is_some_and(|r| r.status == ReplicateStatus::Started)
+    })
+    .await;
+    doomed.abort();
+    let view = wait_task(&url, task_id, 30, |v| {
+        v.replicates
+            .first()
+            .is_some_and(|r| r.status == ReplicateStatus::WorkerLost)
+    })
+    .await;
+    assert_eq!(view.status, "RUNNING");
+
+    let rescuer = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
+    let view = wait_task(&url, task_id, 60, |v| v.status == "COMPLETED").await;
+    assert_eq!(view.replicates.len(), 2);
+    assert_eq!(view.replicates[0].worker, w0.address());
+    assert_eq!(view.replicates[0].status, ReplicateStatus::WorkerLost);
+    assert_eq!(view.replicates[1].worker, w1.address());
+    assert_eq!(view.replicates[1].status, ReplicateStatus::Completed);
+    rescuer.shutdown().await;
+    scheduler.shutdown().await;
+}

@@ -157,3 +157,121 @@ async fn a_worker_with_a_different_result_is_rejected_and_the_honest_consensus_c
     }
     scheduler.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_revealing_in_time_reopens_the_task_and_another_worker_completes_it() {
+    use alloy::primitives::keccak256;
+    use alloy::signers::SignerSync;
+    use arca_worker::agent::{NextAction, SchedulerApi, StatusReport, WorkerInfo};
+    init_tracing();
+    let stack = Stack::start().await;
+    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
+    let pool = stack.workerpool("pool").await;
+    let data = tempfile::tempdir().unwrap();
+    let scheduler = scheduler(&stack, pool, data.path()).await;
+    let url = scheduler.url();
+    let mut spec = DealSpec::new(&stack, app, pool).params(r#"{"iexec_args":"late"}"#);
+    spec.trust = 2;
+    let task_id = Stack::task_id(stack.deal(&spec).await, 0);
+    wait_task(&url, task_id, 30, |v| v.status == "INITIALIZED").await;
+
+    // A worker that contributes (trust 2: consensus at once) and then goes silent.
+    let silent = stack.actors.workers[0].clone();
+    let api = arca_scheduler::client::Client::new(&url);
+    let challenge = api.challenge(silent.address()).await.unwrap();
+    let sig = silent.sign_message_sync(challenge.as_bytes()).unwrap();
+    let info = WorkerInfo {
+        tee_enabled: false,
+        max_tasks: 1,
+        running: vec![],
+    };
+    let token = api
+        .login(
+            silent.address(),
+            &format!("0x{}", alloy::hex::encode(sig.as_bytes())),
+            &info,
+        )
+        .await
+        .unwrap();
+    let replicate = api
+        .available(token.clone())
+        .await
+        .unwrap()
+        .expect("a replicate");
+    let digest = B256::repeat_byte(0x42);
+    let hash = keccak256([task_id.as_slice(), digest.as_slice()].concat());
+    let seal = keccak256(
+        [
+            silent.address().as_slice(),
+            task_id.as_slice(),
+            digest.as_slice(),
+        ]
+        .concat(),
+    );
+    let computed = StatusReport {
+        result_digest: Some(digest),
+        result_hash: Some(hash),
+        results: Some(alloy::primitives::Bytes::from_static(b"{}")),
+        ..StatusReport::new(ReplicateStatus::Computed)
+    };
+    assert_eq!(
+        api.report(token.clone(), task_id, &computed).await.unwrap(),
+        NextAction::Contribute
+    );
+    let sent = stack
+        .client(&silent)
+        .await
+        .contribute(
+            task_id,
+            hash,
+            seal,
+            Address::ZERO,
+            Default::default(),
+            replicate.authorization.signature,
+        )
+        .await
+        .unwrap();
+    api.report(
+        token.clone(),
+        task_id,
+        &StatusReport::mined(ReplicateStatus::Contributed, sent.tx_hash),
+    )
+    .await
+    .unwrap();
+    let view = wait_task(&url, task_id, 30, |v| v.status == "CONSENSUS_REACHED").await;
+    assert!(
+        view.stage.contains("waiting for reveals (0/1)"),
+        "{}",
+        view.stage
+    );
+
+    // the reveal deadline (2 × 300 s after consensus) passes without a reveal
+    let reveal_deadline = view.deadlines.reveal.unwrap();
+    let contribution_deadline = view.deadlines.contribution.unwrap();
+    let now = contribution_deadline - 7 * 300;
+    advance_time(&stack, reveal_deadline.saturating_sub(now) + 5).await;
+    let view = wait_task(&url, task_id, 30, |v| v.status == "RUNNING").await;
+    assert_eq!(view.chain_status.as_deref(), Some("ACTIVE"));
+    assert!(view.stage.starts_with("reopened"), "{}", view.stage);
+    assert_eq!(view.replicates[0].status, ReplicateStatus::Rejected);
+    let chain = stack.client(&stack.actors.requester).await;
+    assert_eq!(
+        contribution(&chain, task_id, silent.address()).await,
+        3,
+        "REJECTED on chain"
+    );
+
+    // another worker completes it
+    let a1 = agent(
+        &stack,
+        &url,
+        &stack.actors.workers[1],
+        FileExecute::new("hello"),
+    )
+    .await;
+    let view = wait_task(&url, task_id, 60, |v| v.status == "COMPLETED").await;
+    assert_eq!(view.replicates.len(), 2);
+    assert_eq!(view.replicates[1].status, ReplicateStatus::Completed);
+    a1.shutdown().await;
+    scheduler.shutdown().await;
+}

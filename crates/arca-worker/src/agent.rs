@@ -74,6 +74,8 @@ pub enum ReplicateStatus {
     Rejected,
     /// The task ended without this replicate completing (claimed, or stopped by the scheduler).
     Aborted,
+    /// The worker stopped heartbeating before contributing; the task goes to another worker.
+    WorkerLost,
 }
 
 impl ReplicateStatus {
@@ -93,7 +95,11 @@ impl ReplicateStatus {
         self.is_failure()
             || matches!(
                 self,
-                Self::Completed | Self::Rejected | Self::Aborted | Self::ContributeAndFinalizeDone
+                Self::Completed
+                    | Self::Rejected
+                    | Self::Aborted
+                    | Self::WorkerLost
+                    | Self::ContributeAndFinalizeDone
             )
     }
 
@@ -113,6 +119,7 @@ impl ReplicateStatus {
             Self::Completed => "COMPLETED",
             Self::Rejected => "REJECTED",
             Self::Aborted => "ABORTED",
+            Self::WorkerLost => "WORKER_LOST",
         }
     }
 
@@ -122,7 +129,7 @@ impl ReplicateStatus {
     }
 }
 
-const ALL_STATUSES: [ReplicateStatus; 13] = [
+const ALL_STATUSES: [ReplicateStatus; 14] = [
     ReplicateStatus::Created,
     ReplicateStatus::Started,
     ReplicateStatus::Computed,
@@ -136,6 +143,7 @@ const ALL_STATUSES: [ReplicateStatus; 13] = [
     ReplicateStatus::Completed,
     ReplicateStatus::Rejected,
     ReplicateStatus::Aborted,
+    ReplicateStatus::WorkerLost,
 ];
 
 /// What a worker tells the scheduler about one replicate (`POST /replicates/{taskId}/status`).
