@@ -1,7 +1,7 @@
 //! Arca's worker. Its task pipeline ([`pipeline::run_replicate`]): from a [`ReplicateSpec`] to a
 //! [`ReplicateOutcome`] through the app check, pre-compute (downloads, SMS session and sim
 //! enclave for TEE tasks: [`download`], [`enclave`]), compute (the app container through the
-//! Docker Engine API, [`runner`], with the §4.2 environment, [`env`], logs under a cap, [`logs`])
+//! Docker Engine API, [`runner`], with the §4.2 environment, [`env`](mod@env), logs under a cap, [`logs`])
 //! and post-compute (`computed.json` and the result digest, [`result`]; archive, [`postcompute`];
 //! encryption and upload, [`store`]; the contribution hashes and enclave signature,
 //! [`worker_key`]).

@@ -290,6 +290,16 @@ async fn timed<T>(
 }
 
 /// Runs one replicate (module docs). Never panics on bad input; every failure is an outcome.
+///
+/// `Computed`: `result_digest` for `contribute`/`reveal` (resultHash and resultSeal from
+/// [`worker_key`]), `results` the UTF-8 result link JSON for `finalize`/`contributeAndFinalize`
+/// (`{"storage":"ipfs","location":"/ipfs/<cid>"}` for an IPFS-style store, the URL scheme as
+/// storage otherwise, `{"storage":"ethereum","location":<callback>}` for callback deals, which
+/// upload nothing), `callback_data` the bytes for the callback (empty otherwise),
+/// `enclave_signature` for TEE tasks (65 bytes, to pass with the authorization's enclave
+/// challenge), the app's logs, and `timings` keyed `app`, `pre-compute`, `compute`,
+/// `post-compute`. The result archive is already uploaded. `Failed`: the stage, a cause per
+/// distinct problem, a message naming who must do what, and the app's logs when it ran.
 pub async fn run_replicate(spec: &ReplicateSpec, ctx: &PipelineContext) -> ReplicateOutcome {
     let span = info_span!(
         "replicate",

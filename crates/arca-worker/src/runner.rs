@@ -271,11 +271,23 @@ impl ContainerRunner {
             .container_name
             .clone()
             .unwrap_or_else(|| format!("arca-{}", req.env.task_id));
-        let id = self.create(req, &image.id, &name).await?;
+        // Armed with the name before the create call: if this future is dropped while the
+        // daemon is creating the container (it exists before the answer arrives), the guard
+        // still removes it, by name.
         let mut guard = RemoveGuard {
             docker: self.docker.clone(),
-            id: Some(id.clone()),
+            id: Some(name.clone()),
         };
+        let id = match self.create(req, &image.id, &name).await {
+            Ok(id) => id,
+            Err(e) => {
+                // Nothing of ours to remove: creation failed (a same-named container, if any,
+                // is not this run's).
+                guard.id = None;
+                return Err(e);
+            }
+        };
+        guard.id = Some(id.clone());
 
         let (finished, logs) = self.start_and_follow(req, &id).await;
         let oom_killed = match &finished {
