@@ -27,7 +27,8 @@ enum Command {
     Tee(cmd::tee::TeeCommand),
     /// Deploy the PoCo contracts (RLC, registries, hub) at deterministic addresses.
     Deploy(cmd::deploy::DeployArgs),
-    /// Dataset commands: encrypt (AES-256-CBC, iexec-compatible).
+    /// Datasets: init, encrypt (AES-256-CBC, iexec-compatible), deploy, show, count, publish, unpublish,
+    /// push-secret, check-secret.
     #[command(subcommand)]
     Dataset(cmd::dataset::DatasetCommand),
     /// Create iexec.json, chain.json and a wallet (like `iexec init`).
@@ -47,7 +48,7 @@ enum Command {
     /// Categories: init, create, show, count.
     #[command(subcommand)]
     Category(cmd::category::CategoryCommand),
-    /// Orders: init, sign, cancel, show.
+    /// Orders: init, sign, cancel, show, publish, unpublish, fill, match --explain.
     #[command(subcommand)]
     Order(cmd::order::OrderCommand),
     /// The chain and its PoCo contract addresses.
