@@ -27,6 +27,8 @@ const ACTIVE: u8 = 1;
 const REVEALING: u8 = 2;
 const COMPLETED: u8 = 3;
 const FAILED: u8 = 4;
+/// Tasks per `initializeArray` transaction.
+const INITIALIZE_BATCH: usize = 50;
 
 /// The scheduler's state and logic, shared by the HTTP handlers and the chain loop.
 #[derive(Debug)]
@@ -279,9 +281,17 @@ impl Engine {
                 indexes.push(t.index);
             }
         }
-        if !deals.is_empty() {
+        // Chunks keep each transaction well under the block gas limit (~100k gas per task).
+        for (deals, indexes) in deals
+            .chunks(INITIALIZE_BATCH)
+            .zip(indexes.chunks(INITIALIZE_BATCH))
+        {
             let count = deals.len();
-            match self.chain.initialize_array(deals, indexes).await {
+            match self
+                .chain
+                .initialize_array(deals.to_vec(), indexes.to_vec())
+                .await
+            {
                 Ok(tx) => tracing::info!(%tx, tasks = count, "tasks initialized"),
                 Err(e) => {
                     for mut t in received {

@@ -144,3 +144,38 @@ async fn a_failed_replicate_explains_itself_and_its_logs_go_to_the_requester_onl
     agent.shutdown().await;
     scheduler.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_deal_of_10_tasks_completes_on_two_workers() {
+    init_tracing();
+    let stack = Stack::start().await;
+    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
+    let pool = stack.workerpool("pool").await;
+    let data = tempfile::tempdir().unwrap();
+    let scheduler = scheduler(&stack, pool, data.path()).await;
+    let url = scheduler.url();
+    let [w0, w1] = stack.actors.workers.clone();
+    let a0 = agent(&stack, &url, &w0, FileExecute::new("hello")).await;
+    let a1 = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
+    let mut spec = DealSpec::new(&stack, app, pool).params(r#"{"iexec_args":"bulk"}"#);
+    spec.volume = 10;
+    let started = std::time::Instant::now();
+    let deal = stack.deal(&spec).await;
+    let client = stack.client(&stack.actors.requester).await;
+    let mut workers = std::collections::BTreeSet::new();
+    for index in 0..10 {
+        let task_id = Stack::task_id(deal, index);
+        let view = wait_task(&url, task_id, 120, |v| v.status == "COMPLETED").await;
+        workers.insert(view.replicates[0].worker);
+        let task = client.task(task_id).await.unwrap();
+        assert_eq!(task_status_name(task.status), "COMPLETED");
+    }
+    eprintln!(
+        "bulk deal of 10 trust-1 tasks on 2 workers: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(workers.len(), 2, "both workers took part");
+    a0.shutdown().await;
+    a1.shutdown().await;
+    scheduler.shutdown().await;
+}
