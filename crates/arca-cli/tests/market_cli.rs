@@ -358,6 +358,44 @@ async fn publish_orderbook_run_show_download_and_watch() {
     assert_eq!(value["dealid"], deal2.to_string());
     assert_eq!(value["tasksStatus"][0]["status"], "COMPLETED");
 
+    // order show <hash> reads the market; order fill matches given market orders with a signed request
+    let app_hash = published["orderHash"].as_str().unwrap().to_string();
+    let shown = env.ok(&["order", "show", "--app", &app_hash]);
+    assert_eq!(shown["apporder"]["orderHash"], app_hash);
+    assert_eq!(shown["apporder"]["status"], "open");
+    let pools = env.ok(&["orderbook", "workerpool", &pool_s, "--category", "0"]);
+    let pool_hash = pools["orders"][0]["orderHash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let filled = env.ok(&[
+        "order",
+        "fill",
+        "--app",
+        &app_hash,
+        "--workerpool",
+        &pool_hash,
+        "--params",
+        r#"{"iexec_args":"filled"}"#,
+        "--password",
+        PASSWORD,
+    ]);
+    assert_eq!(filled["volume"], "1");
+    let deal3: B256 = filled["dealid"].as_str().unwrap().parse().unwrap();
+    let on_chain = env
+        .stack
+        .client(&a.requester)
+        .await
+        .deal(deal3)
+        .await
+        .unwrap();
+    assert_eq!(
+        on_chain.params,
+        r#"{"iexec_args":"filled","iexec_result_encryption":false,"iexec_result_storage_provider":"ipfs"}"#
+    );
+    let message = env.fails(&["order", "fill", "--app", &app_hash, "--password", PASSWORD]);
+    assert!(message.contains("missing workerpoolorder"), "{message}");
+
     // owners unpublish
     env.use_wallet(&a.app_owner);
     let unpublished = env.ok(&["app", "unpublish", &app_s, "--password", PASSWORD]);

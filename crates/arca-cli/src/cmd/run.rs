@@ -533,6 +533,17 @@ pub(crate) async fn find_orders(
     Ok(Matched::None(why))
 }
 
+/// The request params keys the SDK knows, in its order (iexec-protocol.md §2.6).
+const PARAM_KEYS: [&str; 7] = [
+    "iexec_args",
+    "iexec_input_files",
+    "iexec_secrets",
+    "iexec_result_encryption",
+    "iexec_result_storage_provider",
+    "iexec_result_storage_proxy",
+    "bulk_cid",
+];
+
 /// The request params exactly as the SDK encodes them: keys in the SDK's order, absent/empty values
 /// omitted, `iexec_result_encryption` always present, `iexec_result_storage_provider` "ipfs" unless a
 /// callback carries the result; `--params` merged last.
@@ -576,7 +587,15 @@ pub(crate) fn build_params(
             ),
         }
     }
-    Ok(Value::Object(p).to_string())
+    // known keys in the SDK's order wherever they came from, then the caller's other keys
+    let mut ordered = Map::new();
+    for key in PARAM_KEYS {
+        if let Some(v) = p.remove(key) {
+            ordered.insert(key.to_string(), v);
+        }
+    }
+    ordered.extend(p);
+    Ok(Value::Object(ordered).to_string())
 }
 
 /// Parses `--secret 1=name` entries (positive index, valid SMS name).
@@ -989,7 +1008,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             p,
-            r#"{"iexec_input_files":["https://a/x"],"iexec_result_encryption":false,"iexec_args":"--help"}"#
+            r#"{"iexec_args":"--help","iexec_input_files":["https://a/x"],"iexec_result_encryption":false}"#
         );
         assert!(build_params(None, &[], &[], false, None, false, Some("[1]")).is_err());
         assert!(parse_secrets(&["0=x".into()]).is_err());
