@@ -726,11 +726,31 @@ impl Engine {
                     NextAction::Contribute
                 }
             }
+            // Chain statuses are checked on chain: a worker's word is not enough to count it.
             Contributed | Revealed => {
+                let on_chain = self.chain.contribution_status(task_id, worker).await?;
+                let expected = if report.status == Contributed {
+                    1
+                } else {
+                    CONTRIBUTION_PROVED
+                };
+                if on_chain < expected {
+                    return Err(SchedulerError::BadRequest(format!(
+                        "status {} but the chain shows no such transaction from {worker} (contribution status {on_chain})",
+                        report.status.as_str()
+                    )));
+                }
                 r.status = report.status;
                 NextAction::Wait
             }
             ContributeAndFinalizeDone => {
+                let ct = self.chain.task(task_id).await?;
+                if ct.status != COMPLETED || !ct.contributors.contains(&worker) {
+                    return Err(SchedulerError::BadRequest(format!(
+                        "status CONTRIBUTE_AND_FINALIZE_DONE but task {task_id} is {} on chain without {worker}'s contribution",
+                        task_status_name(ct.status)
+                    )));
+                }
                 r.status = ContributeAndFinalizeDone;
                 NextAction::Complete
             }

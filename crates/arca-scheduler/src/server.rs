@@ -211,6 +211,11 @@ async fn report(
     Json(report): Json<StatusReport>,
 ) -> Result<Response> {
     let worker = s.worker(&headers)?;
+    // a reporting worker is alive, even if its heartbeat is late
+    if let Some(mut w) = s.engine.store.worker(worker)? {
+        w.last_seen = unix_now();
+        s.engine.store.upsert_worker(&w)?;
+    }
     let action = s.engine.report(worker, task_id(&id)?, report).await?;
     Ok(Json(action).into_response())
 }
