@@ -135,7 +135,28 @@ async fn result_keys_and_secrets_round_trip_through_the_sms() {
     let refused = env.fails(&["dataset", "push-secret", &dataset, "--password", PASSWORD]);
     assert!(refused.contains("refused"), "{refused}");
     env.use_wallet(&env.stack.actors.dataset_owner);
+    // a TEE dataset order waits for the key (SDK preflight)
+    let message = env.fails(&[
+        "dataset",
+        "publish",
+        &dataset,
+        "--tag",
+        "tee",
+        "--password",
+        PASSWORD,
+    ]);
+    assert!(message.contains("arca dataset push-secret"), "{message}");
     env.ok(&["dataset", "push-secret", &dataset, "--password", PASSWORD]);
+    let published = env.ok(&[
+        "dataset",
+        "publish",
+        &dataset,
+        "--tag",
+        "tee",
+        "--password",
+        PASSWORD,
+    ]);
+    assert_eq!(published["order"]["dataset"], dataset);
     assert_eq!(
         env.ok(&["dataset", "check-secret", &dataset])["isSecretSet"],
         true

@@ -104,7 +104,7 @@ pub(crate) struct PublishArgs {
     /// Restrict to this requester.
     #[arg(long, value_name = "ADDRESS")]
     requester_restrict: Option<String>,
-    /// Accepted for compatibility with the SDK (Arca checks nothing before publishing an order).
+    /// Skip the preflight check (a TEE dataset order needs the dataset key in the SMS).
     #[arg(long)]
     skip_preflight_check: bool,
     #[command(flatten)]
@@ -277,6 +277,19 @@ pub(crate) async fn publish(kind: Resource, args: &PublishArgs) -> anyhow::Resul
             kind.name(),
             signer.address()
         );
+    }
+    // as the SDK: a TEE dataset order is useless until its key is in the SMS (enclaves could not decrypt)
+    if let UnsignedOrder::Dataset(o) = &order
+        && o.tag.0[31] & 1 == 1
+        && !args.skip_preflight_check
+    {
+        let sms = common.sms(&project)?;
+        if !sms.dataset_secret_exists(resource).await? {
+            bail!(
+                "the key of dataset {resource} is not in the SMS ({}): run `arca dataset push-secret {resource}` first (or --skip-preflight-check)",
+                sms.url()
+            );
+        }
     }
     let bar = spinner(common.raw, &format!("publishing the {}", okind.key()));
     let signed = orders::sign(order, &signer, &client.domain())?;
