@@ -396,6 +396,28 @@ async fn publish_orderbook_run_show_download_and_watch() {
     let message = env.fails(&["order", "fill", "--app", &app_hash, "--password", PASSWORD]);
     assert!(message.contains("missing workerpoolorder"), "{message}");
 
+    // nobody runs deal 3: once the chain is past its final deadline (category 0: 10 × 300 s) the
+    // requester claims it back; the deadline is judged on the chain's clock, not the wall clock
+    let message = env.fails(&["deal", "claim", &deal3.to_string(), "--password", PASSWORD]);
+    assert!(message.contains("before its final deadline"), "{message}");
+    let provider = env.stack.client(&a.requester).await.provider().clone();
+    let _: serde_json::Value = provider
+        .raw_request("evm_increaseTime".into(), (3001,))
+        .await
+        .unwrap();
+    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    let shown = env.ok(&["deal", "show", &deal3.to_string()]);
+    assert_eq!(shown["tasks"][0]["taskTimedOut"], true);
+    let claimed = env.ok(&["deal", "claim", &deal3.to_string(), "--password", PASSWORD]);
+    assert_eq!(claimed["claimed"].as_array().unwrap().len(), 1);
+    let task3 = arca_client::poco::task_id(deal3, 0).to_string();
+    assert_eq!(
+        env.ok(&["task", "show", &task3])["task"]["statusName"],
+        "FAILED"
+    );
+    let message = env.fails(&["task", "claim", &task3, "--password", PASSWORD]);
+    assert!(message.contains("already FAILED"), "{message}");
+
     // owners unpublish
     env.use_wallet(&a.app_owner);
     let unpublished = env.ok(&["app", "unpublish", &app_s, "--password", PASSWORD]);

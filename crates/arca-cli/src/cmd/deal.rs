@@ -179,12 +179,17 @@ impl SchedulerApi {
     }
 }
 
-/// Seconds since the epoch.
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+/// The chain's time: the latest block's timestamp, which the hub compares deadlines with (the wall
+/// clock may differ, e.g. on a dev chain moved by `evm_increaseTime`).
+async fn chain_now(client: &Client) -> anyhow::Result<u64> {
+    use alloy::providers::Provider as _;
+    let block = client
+        .provider()
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .context("reading the latest block")?
+        .context("the chain has no latest block")?;
+    Ok(block.header.timestamp)
 }
 
 fn u64_of(v: U256) -> u64 {
@@ -219,11 +224,11 @@ fn status_name(task: &Task) -> &'static str {
 }
 
 /// A task's JSON view (SDK field names) with the result link decoded.
-fn task_json(task_id: B256, task: &Task, final_deadline: u64) -> Value {
+fn task_json(task_id: B256, task: &Task, final_deadline: u64, now: u64) -> Value {
     let results = String::from_utf8(task.results.to_vec()).unwrap_or_default();
     let results_json: Value = serde_json::from_str(&results).unwrap_or(json!({"storage": "none"}));
     let status = status_name(task);
-    let claimable = matches!(status, "UNSET" | "ACTIVE" | "REVEALING") && now() >= final_deadline;
+    let claimable = matches!(status, "UNSET" | "ACTIVE" | "REVEALING") && now >= final_deadline;
     json!({
         "taskid": task_id.to_string(),
         "dealid": task.dealid.to_string(),
@@ -298,6 +303,7 @@ async fn deal_show(a: &DealArgs) -> anyhow::Result<Outcome> {
     let deal = load_deal(&client, deal_id).await?;
     let deadline = final_deadline(&client, &deal).await?;
     let api = workerpool_api(common, &project, a.workerpool_api.as_deref())?;
+    let now = chain_now(&client).await?;
     let (first, size) = (u64_of(deal.botFirst), u64_of(deal.botSize));
     let mut tasks = Vec::new();
     let mut human = vec![
@@ -324,7 +330,7 @@ async fn deal_show(a: &DealArgs) -> anyhow::Result<Outcome> {
     for idx in first..first + size {
         let id = poco::task_id(deal_id, idx);
         let task = client.task(id).await?;
-        let mut view = task_json(id, &task, deadline);
+        let mut view = task_json(id, &task, deadline, now);
         view["idx"] = json!(idx.to_string());
         let mut line = format!("  task {idx} {id}: {}", status_name(&task));
         if let Some(api) = &api
@@ -398,8 +404,8 @@ async fn look(
         }
     }
     let cause = failure_cause(scheduler.as_ref());
-    let timed_out =
-        matches!(status.as_str(), "UNSET" | "ACTIVE" | "REVEALING") && now() >= deadline;
+    let timed_out = matches!(status.as_str(), "UNSET" | "ACTIVE" | "REVEALING")
+        && chain_now(client).await? >= deadline;
     let scheduler_failed = scheduler
         .as_ref()
         .and_then(|s| s["status"].as_str())
@@ -523,10 +529,11 @@ async fn deal_claim(a: &DealArgs) -> anyhow::Result<Outcome> {
     let client = common.client(&project, true).await?;
     let deal = load_deal(&client, deal_id).await?;
     let deadline = final_deadline(&client, &deal).await?;
-    if now() < deadline {
+    let now = chain_now(&client).await?;
+    if now < deadline {
         bail!(
             "deal {deal_id} cannot be claimed before its final deadline {deadline} (unix time; {} s from now)",
-            deadline - now()
+            deadline - now
         );
     }
     let bar = spinner(common.raw, "claiming");
@@ -574,10 +581,11 @@ async fn task_claim(a: &TaskArgs) -> anyhow::Result<Outcome> {
     }
     let deal = load_deal(&client, task.dealid).await?;
     let deadline = final_deadline(&client, &deal).await?;
-    if now() < deadline {
+    let now = chain_now(&client).await?;
+    if now < deadline {
         bail!(
             "task {task_id} cannot be claimed before its final deadline {deadline} (unix time; {} s from now)",
-            deadline - now()
+            deadline - now
         );
     }
     let sent = client.claim(task_id).await?;
@@ -616,7 +624,8 @@ async fn task_show(a: &TaskShowArgs) -> anyhow::Result<Outcome> {
         );
     }
     let (task, deal, deadline) = load_task(&client, task_id).await?;
-    let view = task_json(task_id, &task, deadline);
+    let now = chain_now(&client).await?;
+    let view = task_json(task_id, &task, deadline, now);
     let mut human = vec![
         format!("Task {task_id}: {}", status_name(&task)),
         format!("  deal {} index {}", task.dealid, task.idx),
