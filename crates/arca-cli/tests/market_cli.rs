@@ -15,6 +15,54 @@ use arca_contracts::bindings::IexecHub::OrdersMatched;
 use common::{Env, PASSWORD};
 use serde_json::{Value, json};
 
+/// Waits for a deal not in `known` to appear on chain (from the hub's OrdersMatched events).
+async fn next_deal(env: &Env, known: &[B256]) -> B256 {
+    let client = env.stack.client(&env.stack.actors.requester).await;
+    let hub = *client.hub().address();
+    loop {
+        let logs = client
+            .provider()
+            .get_logs(&alloy::rpc::types::Filter::new().address(hub).from_block(0))
+            .await
+            .unwrap();
+        let found = logs
+            .iter()
+            .filter_map(|l| {
+                OrdersMatched::decode_log_data(l.data())
+                    .ok()
+                    .map(|e| e.dealid)
+            })
+            .find(|d| !known.contains(d));
+        if let Some(d) = found {
+            return d;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// `arca app run … --watch --raw` started in the background.
+fn watch_run(env: &Env, app: &str, pool: &str) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_arca"))
+        .args([
+            "app",
+            "run",
+            app,
+            "--workerpool",
+            pool,
+            "--watch",
+            "--raw",
+            "--password",
+            PASSWORD,
+        ])
+        .current_dir(&env.dir)
+        .env("HOME", env.home.path())
+        .env("ARCA_WATCH_INTERVAL_MS", "100")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The workerpool completes task 0 of `deal` on chain (trust 1, standard task): the scheduler
 /// initializes it and authorizes a worker, which uploads `result` to the result store and contributes
 /// and finalizes with its location.
@@ -306,51 +354,8 @@ async fn publish_orderbook_run_show_download_and_watch() {
     assert!(message.contains("final deadline"), "{message}");
 
     // app run --watch follows the task until the workerpool completes it
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_arca"))
-        .args([
-            "app",
-            "run",
-            &app_s,
-            "--workerpool",
-            &pool_s,
-            "--watch",
-            "--raw",
-            "--password",
-            PASSWORD,
-        ])
-        .current_dir(&env.dir)
-        .env("HOME", env.home.path())
-        .env("ARCA_WATCH_INTERVAL_MS", "100")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let client = env.stack.client(&a.requester).await;
-    let hub = client.hub().clone();
-    // the new deal is the requester's second: wait for it on chain
-    let deal2 = loop {
-        let logs = client
-            .provider()
-            .get_logs(
-                &alloy::rpc::types::Filter::new()
-                    .address(*hub.address())
-                    .from_block(0),
-            )
-            .await
-            .unwrap();
-        let deals: Vec<B256> = logs
-            .iter()
-            .filter_map(|l| {
-                OrdersMatched::decode_log_data(l.data())
-                    .ok()
-                    .map(|e| e.dealid)
-            })
-            .collect();
-        if let Some(d) = deals.iter().find(|d| **d != deal) {
-            break *d;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let child = watch_run(&env, &app_s, &pool_s);
+    let deal2 = next_deal(&env, &[deal]).await;
     complete(&env, deal2, b"second result").await;
     let out = tokio::task::block_in_place(|| child.wait_with_output()).unwrap();
     let value: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -417,6 +422,24 @@ async fn publish_orderbook_run_show_download_and_watch() {
     );
     let message = env.fails(&["task", "claim", &task3, "--password", PASSWORD]);
     assert!(message.contains("already FAILED"), "{message}");
+
+    // --watch on a task nobody runs: past the final deadline it stops, names the claim command, exit 1
+    let child = watch_run(&env, &app_s, &pool_s);
+    let deal4 = next_deal(&env, &[deal, deal2, deal3]).await;
+    let _: serde_json::Value = provider
+        .raw_request("evm_increaseTime".into(), (3001,))
+        .await
+        .unwrap();
+    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    let out = tokio::task::block_in_place(|| child.wait_with_output()).unwrap();
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!out.status.success(), "{value}");
+    let message = value["error"]["message"].as_str().unwrap();
+    assert!(message.contains("TIMEOUT"), "{message}");
+    assert!(
+        message.contains(&format!("arca deal claim {deal4}")),
+        "{message}"
+    );
 
     // owners unpublish
     env.use_wallet(&a.app_owner);

@@ -370,7 +370,7 @@ async fn deal_show(a: &DealArgs) -> anyhow::Result<Outcome> {
         let ids: Vec<B256> = (first..first + size)
             .map(|i| poco::task_id(deal_id, i))
             .collect();
-        let finals = watch(common.raw, &client, api.as_ref(), &ids).await?;
+        let finals = watch(common.raw, &client, api.as_ref(), deal_id, &ids).await?;
         outcome = outcome.with("tasksStatus", finals);
     }
     Ok(outcome)
@@ -432,21 +432,12 @@ pub(crate) async fn watch(
     raw: bool,
     client: &Client,
     api: Option<&SchedulerApi>,
+    deal_id: B256,
     tasks: &[B256],
 ) -> anyhow::Result<Vec<Value>> {
-    let Some(first) = tasks.first() else {
-        return Ok(Vec::new());
-    };
-    let deal = client.deal(client.task(*first).await?.dealid).await?;
-    let deal = if deal.app.pointer.is_zero() {
-        None
-    } else {
-        Some(deal)
-    };
-    let deadline = match &deal {
-        Some(d) => final_deadline(client, d).await?,
-        None => u64::MAX,
-    };
+    // the deal, not the tasks, gives the deadline: tasks stay UNSET (no deal id) until initialized
+    let deal = load_deal(client, deal_id).await?;
+    let deadline = final_deadline(client, &deal).await?;
     let multi = MultiProgress::with_draw_target(
         if raw || crate::output::quiet() || !std::io::stderr().is_terminal() {
             ProgressDrawTarget::hidden()
@@ -487,7 +478,7 @@ pub(crate) async fn watch(
                 }
                 finals[i] = Some(v);
                 if !raw {
-                    let _ = multi.println(final_message(*id, &seen));
+                    let _ = multi.println(final_message(deal_id, *id, &seen));
                 }
             }
         }
@@ -500,25 +491,32 @@ pub(crate) async fn watch(
 }
 
 /// The line printed when a watched task reaches its end: result or cause, and the next step.
-fn final_message(id: B256, seen: &Seen) -> String {
+fn final_message(deal_id: B256, id: B256, seen: &Seen) -> String {
+    let cause = seen
+        .cause
+        .as_ref()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
     match seen.status.as_str() {
-        "COMPLETED" => {
-            format!("✔ task {id} COMPLETED: `arca task show {id} --download` fetches the result")
-        }
+        "COMPLETED" => format!(
+            "✔ task {id} COMPLETED: {}",
+            next_step(deal_id, id, "COMPLETED")
+        ),
+        status => format!(
+            "✖ task {id} {status}{cause}: {}",
+            next_step(deal_id, id, status)
+        ),
+    }
+}
+
+/// What to do after a watched task ends with `status` (COMPLETED, FAILED or TIMEOUT).
+pub(crate) fn next_step(deal_id: B256, id: B256, status: &str) -> String {
+    match status {
+        "COMPLETED" => format!("`arca task show {id} --download` fetches the result"),
         "TIMEOUT" => format!(
-            "✖ task {id} did not complete before its final deadline{}: `arca task claim {id}` refunds it; `arca task debug {id}` shows what the workers did",
-            seen.cause
-                .as_ref()
-                .map(|c| format!(" ({c})"))
-                .unwrap_or_default()
+            "its final deadline passed: `arca deal claim {deal_id}` refunds it; `arca task debug {id}` shows what the workers did"
         ),
-        _ => format!(
-            "✖ task {id} FAILED{}: `arca task debug {id} --logs` shows the app's output",
-            seen.cause
-                .as_ref()
-                .map(|c| format!(": {c}"))
-                .unwrap_or_default()
-        ),
+        _ => format!("`arca task debug {id} --logs` shows the app's output and the failure cause"),
     }
 }
 
@@ -617,7 +615,13 @@ async fn task_show(a: &TaskShowArgs) -> anyhow::Result<Outcome> {
     let client = common.client(&project, false).await?;
     let api = workerpool_api(common, &project, a.workerpool_api.as_deref())?;
     if a.watch {
-        let finals = watch(common.raw, &client, api.as_ref(), &[task_id]).await?;
+        let task = client.task(task_id).await?;
+        if task.status == 0 {
+            bail!(
+                "task {task_id} is not initialized yet, so its deal is unknown here: follow it with `arca deal show <dealid> --watch`"
+            );
+        }
+        let finals = watch(common.raw, &client, api.as_ref(), task.dealid, &[task_id]).await?;
         notice(
             common.raw,
             format!("task {task_id}: {}", finals[0]["status"]),

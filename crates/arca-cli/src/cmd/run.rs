@@ -961,24 +961,26 @@ async fn app_run(a: &RunArgs) -> anyhow::Result<Outcome> {
         }
         let api = crate::cmd::deal::workerpool_api(common, &project, a.workerpool_api.as_deref())?;
         let ids: Vec<B256> = tasks.iter().map(|(_, t)| *t).collect();
-        let finals = crate::cmd::deal::watch(common.raw, &client, api.as_ref(), &ids).await?;
+        let finals =
+            crate::cmd::deal::watch(common.raw, &client, api.as_ref(), deal_id, &ids).await?;
         outcome = outcome.with("tasksStatus", finals.clone());
-        if finals.iter().any(|s| s["status"] != "COMPLETED") {
-            let failed: Vec<String> = finals
-                .iter()
-                .filter(|s| s["status"] != "COMPLETED")
-                .map(|s| {
-                    format!(
-                        "{} {}",
-                        s["taskid"].as_str().unwrap_or(""),
-                        s["status"].as_str().unwrap_or("")
-                    )
-                })
-                .collect();
-            bail!(
-                "deal {deal_id}: task(s) did not complete: {} (see `arca task debug <taskid>`)",
-                failed.join(", ")
-            );
+        let failed: Vec<String> = finals
+            .iter()
+            .filter(|s| s["status"] != "COMPLETED")
+            .map(|s| {
+                let id = s["taskid"].as_str().unwrap_or_default();
+                let status = s["status"].as_str().unwrap_or_default();
+                let cause = s["cause"]
+                    .as_str()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default();
+                let next =
+                    crate::cmd::deal::next_step(deal_id, id.parse().unwrap_or_default(), status);
+                format!("task {id} {status}{cause}: {next}")
+            })
+            .collect();
+        if !failed.is_empty() {
+            bail!("deal {deal_id}: {}", failed.join("; "));
         }
     }
     Ok(outcome)
