@@ -622,7 +622,6 @@ impl Inner {
                     );
                     let enclave_sign = computed.enclave_signature.clone().unwrap_or_default();
                     let sent = self
-                        .chain
                         .contribute(
                             task_id,
                             result_hash,
@@ -633,9 +632,9 @@ impl Inner {
                         )
                         .await;
                     let report = match sent {
-                        Ok(s) => {
-                            tracing::info!(tx = %s.tx_hash, "contributed");
-                            StatusReport::mined(ReplicateStatus::Contributed, s.tx_hash)
+                        Ok(tx) => {
+                            tracing::info!(%tx, "contributed");
+                            StatusReport::mined(ReplicateStatus::Contributed, tx)
                         }
                         Err(e) => StatusReport::failed(
                             ReplicateStatus::ContributeFailed,
@@ -674,6 +673,43 @@ impl Inner {
         }
     }
 
+    /// `contribute`, with a gas margin: the gas a contribution needs depends on whether it
+    /// completes the consensus (a loop over the contributors and the switch to REVEALING), so
+    /// an estimate made just before another worker's contribution lands can fall short.
+    async fn contribute(
+        &self,
+        task_id: B256,
+        result_hash: B256,
+        seal: B256,
+        enclave_challenge: Address,
+        enclave_sign: Bytes,
+        authorization: Bytes,
+    ) -> Result<B256, String> {
+        let call = self
+            .chain
+            .hub()
+            .contribute(
+                task_id,
+                result_hash,
+                seal,
+                enclave_challenge,
+                enclave_sign,
+                authorization,
+            )
+            .from(self.address());
+        let estimate = call.estimate_gas().await.map_err(|e| e.to_string())?;
+        let pending = call
+            .gas(estimate.saturating_mul(2).saturating_add(100_000))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let receipt = pending.get_receipt().await.map_err(|e| e.to_string())?;
+        if !receipt.status() {
+            return Err(format!("transaction {} reverted", receipt.transaction_hash));
+        }
+        Ok(receipt.transaction_hash)
+    }
+
     async fn contribute_and_finalize(
         &self,
         spec: &ReplicateSpec,
@@ -697,7 +733,7 @@ impl Inner {
     }
 }
 
-fn chain_failure(call: &str, err: &arca_client::ClientError) -> Failure {
+fn chain_failure(call: &str, err: &dyn std::fmt::Display) -> Failure {
     Failure {
         stage: Stage::Contribute,
         cause: FailureCause::ChainTransactionFailed,
