@@ -441,6 +441,25 @@ async fn publish_orderbook_run_show_download_and_watch() {
         "{message}"
     );
 
+    // a request order of orders.json: order publish, the requester orderbook, order unpublish
+    let mut iexec = json!({});
+    iexec["order"]["requestorder"] = json!({
+        "app": app_s, "appmaxprice": "0", "dataset": Address::ZERO.to_string(), "datasetmaxprice": "0",
+        "workerpool": Address::ZERO.to_string(), "workerpoolmaxprice": "0", "volume": "1", "category": "0",
+        "trust": "0", "tag": [], "beneficiary": Address::ZERO.to_string(), "callback": Address::ZERO.to_string(),
+        "params": {"iexec_args": "req"}, "requester": a.requester.address().to_string(),
+    });
+    env.write("iexec.json", &iexec);
+    env.ok(&["order", "sign", "--request", "--password", PASSWORD]);
+    let request_published = env.ok(&["order", "publish", "--request"]);
+    let hash = request_published["requestorder"]["orderHash"].clone();
+    let book = env.ok(&["orderbook", "requester", &a.requester.address().to_string()]);
+    assert_eq!(book["count"], 1);
+    assert_eq!(book["orders"][0]["orderHash"], hash);
+    let unpublished = env.ok(&["order", "unpublish", "--request", "--password", PASSWORD]);
+    assert_eq!(unpublished["requestorder"]["unpublished"], json!([hash]));
+    assert_eq!(env.ok(&["orderbook", "requester"])["count"], 0);
+
     // owners unpublish
     env.use_wallet(&a.app_owner);
     let unpublished = env.ok(&["app", "unpublish", &app_s, "--password", PASSWORD]);
