@@ -56,7 +56,8 @@ if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   echo "arca up is already running (pid $(cat "$PIDFILE")); reusing it"
 else
   rm -f "$DATA/chain.json"
-  nohup "$ARCA" up --data-dir "$DATA" --port-base "$PORT" --workers 1 > "$HOME_DIR/up.log" 2>&1 &
+  mkdir -p "$HOME_DIR/seeds"
+  nohup "$ARCA" up --data-dir "$DATA" --port-base "$PORT" --workers 1 --allow-file-urls "$HOME_DIR/seeds" > "$HOME_DIR/up.log" 2>&1 &
   echo $! > "$PIDFILE"
   for _ in $(seq 1 300); do
     grep -q '^Ready' "$HOME_DIR/up.log" 2>/dev/null && break

@@ -78,6 +78,10 @@ enum Command {
     /// Run the whole marketplace locally in one process: chain, contracts, SMS (dev), market,
     /// result store, a workerpool with its workers. Prints every URL and writes chain.json.
     Up(cmd::up::UpArgs),
+    /// Run a workerpool's scheduler (owner key in ARCA_SCHEDULER_KEY).
+    Scheduler(cmd::services::SchedulerArgs),
+    /// Run a worker for a workerpool's scheduler (key in ARCA_WORKER_KEY).
+    Worker(cmd::services::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +90,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Chain(args) => cmd::chain::run(args),
         Command::Up(args) => cmd::up::run(args),
+        Command::Scheduler(args) => cmd::services::run_scheduler(args),
+        Command::Worker(args) => cmd::services::run_worker(args),
         Command::Tee(command) => cmd::tee::run(command),
         Command::Deploy(args) => cmd::deploy::run(args),
         Command::Dataset(command) => cmd::dataset::run(command),

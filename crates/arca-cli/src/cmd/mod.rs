@@ -15,6 +15,7 @@ pub(crate) mod orderbook;
 pub(crate) mod result;
 pub(crate) mod run;
 pub(crate) mod secret;
+pub(crate) mod services;
 pub(crate) mod sms;
 pub(crate) mod storage;
 pub(crate) mod tee;

@@ -17,6 +17,8 @@ pub(crate) enum StorageCommand {
     Init(StorageArgs),
     /// Check the result storage is ready (Arca: the result store answers).
     Check(StorageArgs),
+    /// Run the result store service (chain.json's ipfsGateway).
+    Serve(super::services::StorageServeArgs),
 }
 
 /// Options of `storage init|check`.
@@ -44,6 +46,7 @@ pub(crate) fn run(command: StorageCommand) -> anyhow::Result<ExitCode> {
     let (init, args) = match command {
         StorageCommand::Init(a) => (true, a),
         StorageCommand::Check(a) => (false, a),
+        StorageCommand::Serve(a) => return super::services::run_storage(a),
     };
     emit(args.common.raw, block_on(storage(init, &args)))
 }

@@ -97,7 +97,7 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Ctrl-C or SIGTERM.
-async fn wait_for_stop() {
+pub(crate) async fn wait_for_stop() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("installing the SIGTERM handler");
     tokio::select! {

@@ -1,0 +1,231 @@
+//! The workerpool's services as separate processes, for deployments beyond one machine:
+//! `arca scheduler` (one per workerpool), `arca worker` (any number, wherever a Docker daemon
+//! runs) and `arca storage serve` (the result store). `arca up` runs the same code in one process.
+
+use alloy::primitives::{Address, U256};
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::{Context as _, bail};
+use arca_client::project::ChainConf;
+use clap::Args;
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+/// Where the chain is.
+#[derive(Debug, Args)]
+pub(crate) struct ChainArgs {
+    /// JSON-RPC endpoint of the chain.
+    #[arg(long, default_value = "http://127.0.0.1:8545", env = "ARCA_RPC_URL")]
+    rpc: String,
+    /// Address of the PoCo hub (see `arca deploy`).
+    #[arg(long, env = "ARCA_HUB")]
+    hub: Address,
+}
+
+impl ChainArgs {
+    fn conf(&self) -> ChainConf {
+        ChainConf {
+            host: Some(self.rpc.clone()),
+            hub: Some(self.hub.to_checksum(None)),
+            ..ChainConf::default()
+        }
+    }
+}
+
+/// Reads a private key from the environment variable `var` (hex, `0x` optional).
+fn key_from_env(var: &str, role: &str) -> anyhow::Result<PrivateKeySigner> {
+    let text = std::env::var(var).map_err(|_| {
+        anyhow::anyhow!(
+            "no {role} key: set {var} to its private key (0x + 64 hex digits); keys are never taken on the command line, where `ps` would show them"
+        )
+    })?;
+    text.trim().parse().map_err(|e| {
+        anyhow::anyhow!("{var} is not a private key ({e}): expected 0x + 64 hex digits")
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Options of `arca scheduler`.
+#[derive(Debug, Args)]
+pub(crate) struct SchedulerArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The workerpool this scheduler runs (its owner's key is in ARCA_SCHEDULER_KEY).
+    #[arg(long, env = "ARCA_WORKERPOOL")]
+    workerpool: Address,
+    /// Address to listen on (the workers' and requesters' `workerpoolApi`).
+    #[arg(long, default_value = "127.0.0.1:13000")]
+    listen: SocketAddr,
+    /// The SMS that issues TEE tasks' enclave challenges.
+    #[arg(long, env = "ARCA_SMS_URL")]
+    sms: Option<String>,
+    /// The market API to publish the pool's order to.
+    #[arg(long, env = "ARCA_MARKET_URL")]
+    market: Option<String>,
+    /// Keep tasks and replicates here (SQLite); in memory if absent.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Publish a workerpool order at this price (nRLC); no order is published without it.
+    #[arg(long)]
+    price: Option<u64>,
+    /// Category of the published order.
+    #[arg(long, default_value_t = 0)]
+    category: u64,
+    /// Tag of the published order, e.g. `tee,tdx`.
+    #[arg(long, default_value = "")]
+    tag: String,
+    /// Trust of the published order.
+    #[arg(long, default_value_t = 1)]
+    trust: u64,
+    /// Volume of the published order.
+    #[arg(long, default_value_t = 1000)]
+    volume: u64,
+}
+
+pub(crate) fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
+    let owner = key_from_env("ARCA_SCHEDULER_KEY", "workerpool owner")?;
+    let mut config =
+        arca_scheduler::SchedulerConfig::new(args.chain.conf(), owner, args.workerpool);
+    config.listen = args.listen;
+    config.sms_url = args.sms.clone();
+    config.market_url = args.market.clone();
+    config.data_dir = args.data_dir.clone();
+    if let Some(price) = args.price {
+        let tag = if args.tag.is_empty() {
+            alloy::primitives::B256::ZERO
+        } else {
+            arca_client::tags::parse(&args.tag).with_context(|| format!("--tag {}", args.tag))?
+        };
+        config.order = Some(arca_scheduler::OrderSettings {
+            price: U256::from(price),
+            category: args.category,
+            tag,
+            trust: args.trust,
+            volume: args.volume,
+        });
+    }
+    runtime()?.block_on(async move {
+        let handle = arca_scheduler::spawn(config)
+            .await
+            .with_context(|| format!("starting the scheduler of workerpool {}", args.workerpool))?;
+        println!(
+            "scheduler of workerpool {} listening on {}",
+            args.workerpool,
+            handle.url()
+        );
+        super::up::wait_for_stop().await;
+        handle.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Options of `arca worker`.
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The scheduler of the workerpool (its `workerpoolApi`); the key is in ARCA_WORKER_KEY.
+    #[arg(long, env = "ARCA_SCHEDULER_URL")]
+    scheduler: String,
+    /// The result store results are uploaded to.
+    #[arg(long, env = "ARCA_STORAGE_URL")]
+    storage: String,
+    /// Docker daemon (unix://…); default: DOCKER_HOST or /var/run/docker.sock.
+    #[arg(long, env = "DOCKER_HOST")]
+    docker_host: Option<String>,
+    /// Task directories.
+    #[arg(long, default_value = "arca-worker")]
+    work_dir: PathBuf,
+    /// Take TEE tasks with the simulated enclave (only an SMS in dev mode accepts it).
+    #[arg(long)]
+    sim_tee: bool,
+    /// Let apps read `file://` datasets and inputs under this directory (repeatable).
+    #[arg(long, value_name = "DIR")]
+    allow_file_urls: Vec<PathBuf>,
+    /// Replicates run at once.
+    #[arg(long, default_value_t = 1)]
+    max_parallel: u32,
+}
+
+pub(crate) fn run_worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let signer = key_from_env("ARCA_WORKER_KEY", "worker")?;
+    if args.max_parallel == 0 {
+        bail!("--max-parallel must be at least 1");
+    }
+    let work_dir = std::path::absolute(&args.work_dir)
+        .with_context(|| format!("--work-dir {}", args.work_dir.display()))?;
+    let address = signer.address();
+    let config = arca_stack::worker::WorkerConfig {
+        chain: args.chain.conf(),
+        signer,
+        scheduler_url: args.scheduler.clone(),
+        storage_url: args.storage.clone(),
+        docker_host: args.docker_host.clone(),
+        work_dir,
+        sim_tee: args.sim_tee,
+        file_url_roots: args.allow_file_urls.clone(),
+        max_parallel: args.max_parallel,
+    };
+    runtime()?.block_on(async move {
+        let agent = arca_stack::worker::spawn_worker(config)
+            .await
+            .context("starting the worker")?;
+        println!("worker {address} working for {}", args.scheduler);
+        super::up::wait_for_stop().await;
+        agent.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Options of `arca storage serve`.
+#[derive(Debug, Args)]
+pub(crate) struct StorageServeArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// Address to listen on (chain.json's `ipfsGateway`).
+    #[arg(long, default_value = "127.0.0.1:13200")]
+    listen: SocketAddr,
+    /// Where blobs and the index live.
+    #[arg(long, default_value = "arca-results")]
+    data_dir: PathBuf,
+    /// Largest accepted result archive, in MiB.
+    #[arg(long, default_value_t = 512)]
+    max_upload_mib: u64,
+}
+
+pub(crate) fn run_storage(args: StorageServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config =
+        arca_storage::Config::new(args.chain.rpc.clone(), args.chain.hub, &args.data_dir);
+    config.listen = args.listen;
+    config.max_upload_bytes = args.max_upload_mib.saturating_mul(1 << 20);
+    runtime()?.block_on(async move {
+        let handle = arca_storage::spawn(config)
+            .await
+            .with_context(|| format!("starting the result store in {}", args.data_dir.display()))?;
+        println!(
+            "result store listening on {} (data in {})",
+            handle.url(),
+            args.data_dir.display()
+        );
+        super::up::wait_for_stop().await;
+        handle.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_or_bad_key_names_the_variable() {
+        let err = key_from_env("ARCA_TEST_UNSET_KEY_VAR", "worker")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ARCA_TEST_UNSET_KEY_VAR"), "{err}");
+    }
+}
