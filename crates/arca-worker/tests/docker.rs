@@ -1,5 +1,5 @@
 //! The container runner against a real Docker daemon (`DOCKER_HOST`) and real app images built
-//! from `tests/apps/` on Arca's offline base images (scripts/images.sh). Needs the `docker-tests`
+//! from `examples/` and `tests/apps/` on Arca's offline base images (scripts/images.sh). Needs the `docker-tests`
 //! feature; scripts/test.d/60-docker.sh starts the daemon and builds the base images first.
 //!
 //! Every test checks that no container of its task is left behind.
@@ -22,13 +22,19 @@ use futures::StreamExt;
 static BUILD_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
+/// The seed apps are the ones users get in the repository's `examples/`; apps that exist only
+/// for these tests live in `tests/apps/`.
 fn app_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/apps")
-        .join(name)
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = crate_dir.join("../../examples").join(name);
+    if example.is_dir() {
+        example
+    } else {
+        crate_dir.join("tests/apps").join(name)
+    }
 }
 
-/// `docker build` of `tests/apps/<name>` through the Engine API, tagged `arca-test/<name>:1`.
+/// `docker build` of the app `name` (see [`app_dir`]) through the Engine API, tagged `arca-test/<name>:1`.
 async fn build_app(runner: &ContainerRunner, name: &str) -> String {
     let tag = format!("arca-test/{name}:1");
     let _lock = BUILD_LOCK.lock().await;
@@ -150,7 +156,7 @@ async fn assert_no_leftover(runner: &ContainerRunner, task_id: &str) {
 #[tokio::test]
 async fn seed_000_node_hello_world_with_args_and_checksum() {
     let runner = runner().await;
-    let image = build_app(&runner, "hello-node").await;
+    let image = build_app(&runner, "hello-world").await;
     let id = runner.verify_image(&image, None).await.unwrap().id;
     let t = task(0);
     let mut req = t.request(&image, &["test"], Duration::from_secs(60));
@@ -184,7 +190,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn seed_004_python_reads_the_excel_dataset_and_the_requester_secret() {
     let runner = runner().await;
-    let image = build_app(&runner, "excel-python").await;
+    let image = build_app(&runner, "email-checker").await;
     for (email, expected) in [
         ("ALAN@example.org", "This email is compromised! \n"),
         ("nobody@example.org", "This email is safe! \n"),
@@ -192,7 +198,7 @@ async fn seed_004_python_reads_the_excel_dataset_and_the_requester_secret() {
         let mut t = task(4);
         let address = "0x2Be21D2C4cA3E3A5A76B7cA1B5b7a5F5c3E1D9a0";
         std::fs::copy(
-            app_dir("excel-python").join("emails.xlsx"),
+            app_dir("email-checker").join("emails.xlsx"),
             t.input.path().join(address),
         )
         .unwrap();
