@@ -54,7 +54,10 @@ impl Stack {
             .expect("starting the dev chain");
         let rpc = node.http_url();
         let s = node.dev_signers().to_vec();
-        assert!(s.len() >= 9, "the test chain must have at least 9 dev accounts");
+        assert!(
+            s.len() >= 9,
+            "the test chain must have at least 9 dev accounts"
+        );
         let key = format!("0x{}", alloy::hex::encode(s[0].to_bytes()));
         let deployment = arca_contracts::deploy(&rpc, &key)
             .await

@@ -9,7 +9,9 @@ use arca_testkit::{DealSpec, Stack};
 async fn a_tee_deal_with_a_dataset_is_matched_and_its_task_initialized() {
     let stack = Stack::start().await;
     let app = stack.app("app", "arca/app:1", B256::ZERO, "{}").await;
-    let dataset = stack.dataset("data", "/ipfs/bafk", B256::repeat_byte(7)).await;
+    let dataset = stack
+        .dataset("data", "/ipfs/bafk", B256::repeat_byte(7))
+        .await;
     let pool = stack.workerpool("pool").await;
     let spec = DealSpec::new(&stack, app, pool)
         .tee()
