@@ -222,12 +222,7 @@ impl StackHandle {
 
         let results_dir = match &dirs {
             Some(d) => d.results.clone(),
-            None => {
-                let tmp = tempfile::tempdir().map_err(|e| StackError::io(Path::new("/tmp"), e))?;
-                let path = tmp.path().to_path_buf();
-                scratch.push(tmp);
-                path
-            }
+            None => scratch_dir(&mut scratch)?,
         };
         let mut storage_config =
             arca_storage::Config::new(rpc_url.clone(), deployment.hub, results_dir);
@@ -271,13 +266,7 @@ impl StackHandle {
         for (n, signer) in pool.workers.iter().enumerate() {
             let work_dir = match &dirs {
                 Some(d) => d.worker(n),
-                None => {
-                    let tmp =
-                        tempfile::tempdir().map_err(|e| StackError::io(Path::new("/tmp"), e))?;
-                    let path = tmp.path().to_path_buf();
-                    scratch.push(tmp);
-                    path
-                }
+                None => scratch_dir(&mut scratch)?,
             };
             let agent = worker::spawn_worker(worker::WorkerConfig {
                 chain: chain_conf.clone(),
@@ -346,6 +335,14 @@ impl StackHandle {
         market.shutdown().await;
         chain.shutdown().await;
     }
+}
+
+/// A temporary directory for a file-based part of an in-memory stack, removed with the stack.
+fn scratch_dir(scratch: &mut Vec<tempfile::TempDir>) -> Result<PathBuf> {
+    let tmp = tempfile::tempdir().map_err(|e| StackError::io(Path::new("/tmp"), e))?;
+    let path = tmp.path().to_path_buf();
+    scratch.push(tmp);
+    Ok(path)
 }
 
 fn hex_key(s: &PrivateKeySigner) -> String {
