@@ -5,9 +5,9 @@
 //! Every test checks that no container of its task is left behind.
 #![cfg(feature = "docker-tests")]
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use arca_worker::runner::TASK_LABEL;
@@ -15,70 +15,8 @@ use arca_worker::{
     Checksum, ContainerRunner, DatasetEnv, DigestMatch, Error, Limits, RunRequest, TaskEnv,
     read_computed_file, result_digest,
 };
-use bollard::query_parameters::{BuildImageOptionsBuilder, ListContainersOptionsBuilder};
-use futures::StreamExt;
-
-/// Builds serialised across tests (they share images) and done once per tag per test run.
-static BUILD_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-
-/// The seed apps are the ones users get in the repository's `examples/`; apps that exist only
-/// for these tests live in `tests/apps/`.
-fn app_dir(name: &str) -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let example = crate_dir.join("../../examples").join(name);
-    if example.is_dir() {
-        example
-    } else {
-        crate_dir.join("tests/apps").join(name)
-    }
-}
-
-/// `docker build` of the app `name` (see [`app_dir`]) through the Engine API, tagged `arca-test/<name>:1`.
-async fn build_app(runner: &ContainerRunner, name: &str) -> String {
-    let tag = format!("arca-test/{name}:1");
-    let _lock = BUILD_LOCK.lock().await;
-    if BUILT
-        .lock()
-        .unwrap()
-        .get_or_insert_with(HashSet::new)
-        .contains(&tag)
-    {
-        return tag;
-    }
-    let mut context = tar::Builder::new(Vec::new());
-    context.append_dir_all(".", app_dir(name)).unwrap();
-    let context = context.into_inner().unwrap();
-    let options = BuildImageOptionsBuilder::new()
-        .t(&tag)
-        .rm(true)
-        .forcerm(true)
-        // The apps only COPY files: no build step may reach a network.
-        .networkmode("none")
-        .build();
-    let mut stream =
-        runner
-            .docker()
-            .build_image(options, None, Some(bollard::body_full(context.into())));
-    let mut output = String::new();
-    while let Some(item) = stream.next().await {
-        let info = item.unwrap_or_else(|e| panic!("building {tag}: {e}\n{output}"));
-        if let Some(line) = info.stream {
-            output.push_str(&line);
-        }
-        if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            panic!("building {tag}: {err}\n{output} (did scripts/images.sh run?)");
-        }
-    }
-    BUILT.lock().unwrap().as_mut().unwrap().insert(tag.clone());
-    tag
-}
-
-async fn runner() -> ContainerRunner {
-    ContainerRunner::from_env()
-        .await
-        .expect("a Docker daemon at DOCKER_HOST (scripts/test.d/60-docker.sh starts one)")
-}
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use common::{app_dir, build_app, runner};
 
 /// A task with fresh input/output directories and a unique id.
 struct Task {

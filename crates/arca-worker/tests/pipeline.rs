@@ -5,6 +5,8 @@
 //! result encrypted for the beneficiary. Needs the `docker-tests` feature (scripts/test.d/60-docker.sh).
 #![cfg(feature = "docker-tests")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -21,59 +23,10 @@ use arca_worker::task::{
 };
 use arca_worker::worker_key;
 use arca_worker::{
-    ContainerRunner, DirResultStore, PipelineContext, ReplicateOutcome, ReplicateSpec,
-    run_replicate,
+    DirResultStore, PipelineContext, ReplicateOutcome, ReplicateSpec, run_replicate,
 };
-use bollard::query_parameters::BuildImageOptionsBuilder;
-use futures::StreamExt;
+use common::{build_app, runner};
 use sha2::Digest as _;
-
-static BUILD_LOCK: tokio::sync::Mutex<Option<String>> = tokio::sync::Mutex::const_new(None);
-
-/// Builds `tests/apps/pipeline` once per test binary, tagged `arca-test/pipeline:1`.
-async fn build_app(runner: &ContainerRunner) -> String {
-    let tag = "arca-test/pipeline:1".to_owned();
-    let mut built = BUILD_LOCK.lock().await;
-    if built.is_some() {
-        return tag;
-    }
-    let mut context = tar::Builder::new(Vec::new());
-    context
-        .append_dir_all(
-            ".",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps/pipeline"),
-        )
-        .unwrap();
-    let context = context.into_inner().unwrap();
-    let options = BuildImageOptionsBuilder::new()
-        .t(&tag)
-        .rm(true)
-        .forcerm(true)
-        .networkmode("none")
-        .build();
-    let mut stream =
-        runner
-            .docker()
-            .build_image(options, None, Some(bollard::body_full(context.into())));
-    let mut output = String::new();
-    while let Some(item) = stream.next().await {
-        let info = item.unwrap_or_else(|e| panic!("building {tag}: {e}\n{output}"));
-        if let Some(line) = info.stream {
-            output.push_str(&line);
-        }
-        if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            panic!("building {tag}: {err}\n{output} (did scripts/images.sh run?)");
-        }
-    }
-    *built = Some(tag.clone());
-    tag
-}
-
-async fn runner() -> ContainerRunner {
-    ContainerRunner::from_env()
-        .await
-        .expect("a Docker daemon at DOCKER_HOST (scripts/test.d/60-docker.sh starts one)")
-}
 
 /// A static-file HTTP server on port 0: `path → bytes`.
 async fn serve(files: BTreeMap<&'static str, Vec<u8>>) -> SocketAddr {
@@ -113,7 +66,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let runner = runner().await;
-    let image = build_app(&runner).await;
+    let image = build_app(&runner, "pipeline").await;
     let image_id: B256 = runner
         .verify_image(&image, None)
         .await
