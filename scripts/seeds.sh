@@ -135,6 +135,13 @@ seed_004() {
   run cat my-result/result.txt
   RESULT_004="$(cat my-result/result.txt)"
   lap "004 download, result decrypt, unzip"
+  # Beyond iExec: owners see who received their secrets, from a log the SMS cannot rewrite unseen.
+  run "$ARCA" requester secret-log my_email "${W[@]}"
+  cd "$WORK/004-dataset"
+  run "$ARCA" dataset secret-log "${W[@]}" | tee secret-log.txt
+  grep -q "$TASK" secret-log.txt || { echo "the dataset's release log does not name task $TASK" >&2; exit 1; }
+  grep -q "release log verified" secret-log.txt || { echo "the release log did not verify" >&2; exit 1; }
+  lap "004 owners read the SMS release log"
 }
 
 case "$WHICH" in

@@ -36,6 +36,9 @@ pub(crate) enum DatasetCommand {
     PushSecret(crate::cmd::secret::DatasetPushArgs),
     /// Check that the dataset key is in the SMS.
     CheckSecret(crate::cmd::secret::CheckArgs),
+    /// Which tasks, enclaves and measurements received the dataset key, and whether the SMS's
+    /// release log verifies.
+    SecretLog(crate::cmd::secret::DatasetLogArgs),
     /// Sign a dataset order (iexec.json template and flags) and publish it on the market.
     Publish(crate::cmd::orderbook::PublishArgs),
     /// Unpublish the last (or --all) dataset orders of a dataset from the market.
@@ -143,6 +146,10 @@ pub(crate) fn run(command: DatasetCommand) -> anyhow::Result<ExitCode> {
         DatasetCommand::CheckSecret(a) => crate::output::emit(
             a.common_raw(),
             crate::output::block_on(crate::cmd::secret::dataset_check(&a)),
+        ),
+        DatasetCommand::SecretLog(a) => crate::output::emit(
+            a.common.raw,
+            crate::output::block_on(crate::cmd::secret::dataset_log(&a)),
         ),
         DatasetCommand::Publish(a) => crate::output::emit(
             a.common.raw,

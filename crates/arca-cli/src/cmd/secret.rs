@@ -19,6 +19,27 @@ pub(crate) enum RequesterCommand {
     PushSecret(RequesterPushArgs),
     /// Check that a requester secret exists in the SMS.
     CheckSecret(RequesterCheckArgs),
+    /// Which tasks, enclaves and measurements received your secrets, and whether the SMS's
+    /// release log verifies (hash chain and MACs intact).
+    SecretLog(RequesterLogArgs),
+}
+
+/// Options of `requester secret-log`.
+#[derive(Debug, Args)]
+pub(crate) struct RequesterLogArgs {
+    /// Only this secret [default: all of the wallet's secrets].
+    secret_name: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Options of `dataset secret-log`.
+#[derive(Debug, Args)]
+pub(crate) struct DatasetLogArgs {
+    /// Dataset address [default: last deployed].
+    dataset_address: Option<String>,
+    #[command(flatten)]
+    pub(crate) common: Common,
 }
 
 /// Options of `requester push-secret`.
@@ -97,6 +118,7 @@ pub(crate) fn run_requester(command: RequesterCommand) -> anyhow::Result<ExitCod
     match command {
         RequesterCommand::PushSecret(a) => emit(a.common.raw, block_on(requester_push(&a))),
         RequesterCommand::CheckSecret(a) => emit(a.common.raw, block_on(requester_check(&a))),
+        RequesterCommand::SecretLog(a) => emit(a.common.raw, block_on(requester_log(&a))),
     }
 }
 
@@ -254,4 +276,79 @@ pub(crate) async fn dataset_check(args: &CheckArgs) -> anyhow::Result<Outcome> {
         format!("Key of dataset {dataset}"),
         format!("arca dataset push-secret {dataset}"),
     ))
+}
+
+async fn requester_log(args: &RequesterLogArgs) -> anyhow::Result<Outcome> {
+    let common = &args.common;
+    let name = args.secret_name.as_deref().unwrap_or("");
+    if !name.is_empty() {
+        crate::sms_client::check_secret_name(name)?;
+    }
+    let project = common.project()?;
+    let signer = common.signer(&project)?;
+    let id = arca_sms::client::SecretId::requester(signer.address(), name);
+    secret_log(common, &project, &signer, &id).await
+}
+
+pub(crate) async fn dataset_log(args: &DatasetLogArgs) -> anyhow::Result<Outcome> {
+    let common = &args.common;
+    let project = common.project()?;
+    let dataset =
+        resource_address(common, Resource::Dataset, args.dataset_address.as_deref()).await?;
+    let signer = common.signer(&project)?;
+    let id = arca_sms::client::SecretId::dataset(dataset);
+    secret_log(common, &project, &signer, &id).await
+}
+
+/// The owner's view of the SMS release log for `id`, with the log's own verdict.
+async fn secret_log(
+    common: &Common,
+    project: &arca_client::Project,
+    signer: &alloy::signers::local::PrivateKeySigner,
+    id: &arca_sms::client::SecretId,
+) -> anyhow::Result<Outcome> {
+    let url = common.sms(project)?.url().to_string();
+    let log = arca_sms::client::SmsClient::new(&url)
+        .release_log(signer, id)
+        .await
+        .with_context(|| format!("reading the release log of {} at {url}", log_label(id)))?;
+    let mut human = format!("Releases of {} ({} in all):", log.secret, log.entries.len());
+    for e in &log.entries {
+        let secrets: Vec<String> = e
+            .secrets
+            .iter()
+            .map(|r| format!("{} v{}", r.secret, r.version))
+            .collect();
+        human.push_str(&format!(
+            "\n  #{} at {} task {} worker {} measurement {}…: {}",
+            e.seq,
+            arca_tee::format_rfc3339(e.at),
+            e.task_id,
+            e.worker,
+            e.measurement.get(..16).unwrap_or(&e.measurement),
+            secrets.join(", ")
+        ));
+    }
+    human.push_str(&match &log.log.tampered {
+        None => format!(
+            "\n✔ release log verified: {} entries, head {}",
+            log.log.length, log.log.head
+        ),
+        Some(t) => format!(
+            "\n✖ release log TAMPERED at entry {}: {} — the SMS's database was altered; report it to the SMS operator",
+            t.seq, t.reason
+        ),
+    });
+    Ok(Outcome::new(human)
+        .with("secret", log.secret.clone())
+        .with("releases", serde_json::to_value(&log.entries)?)
+        .with("log", serde_json::to_value(&log.log)?))
+}
+
+fn log_label(id: &arca_sms::client::SecretId) -> String {
+    if id.name.is_empty() {
+        format!("{}", id.address)
+    } else {
+        format!("{} {}", id.address, id.name)
+    }
 }
