@@ -49,6 +49,9 @@ pub enum MarketError {
     /// Storage failure.
     #[error("storage: {0}")]
     Store(#[from] rusqlite::Error),
+    /// Failure of a storage backend other than SQLite (the shared Postgres store).
+    #[error("storage: {0}")]
+    Database(String),
     /// The chain did not answer as expected.
     #[error("chain: {0}")]
     Chain(String),
@@ -90,7 +93,7 @@ impl MarketError {
             Self::Remote { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
-            Self::Store(_) | Self::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Store(_) | Self::Database(_) | Self::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

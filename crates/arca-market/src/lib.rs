@@ -9,7 +9,8 @@
 //!   (registered resource, owner's signature, remaining volume) and follows the hub's
 //!   `OrdersMatched`/`Closed*Order` events to hide consumed and cancelled orders;
 //! - [`query`]: filters, sort and pagination of the orderbook;
-//! - [`store`]: persistence ([`SqliteStore`] by default, behind the [`Store`] trait);
+//! - [`store`]: persistence ([`SqliteStore`] by default, behind the [`Store`] trait; a shared
+//!   Postgres `PgStore` with the `postgres` feature);
 //! - [`client`]: the typed HTTP [`Client`].
 
 pub mod chain;
@@ -19,6 +20,8 @@ pub mod order;
 pub mod query;
 pub mod server;
 pub mod store;
+#[cfg(feature = "postgres")]
+pub mod store_pg;
 
 pub use client::{Client, OrderPage};
 pub use error::MarketError;
@@ -28,3 +31,5 @@ pub use server::{
     MarketConfig, MarketHandle, PublishedOrder, UnpublishRequest, spawn, spawn_with_store,
 };
 pub use store::{Record, SqliteStore, Status, Store};
+#[cfg(feature = "postgres")]
+pub use store_pg::PgStore;

@@ -1,6 +1,9 @@
 //! Where the orderbook lives: a small [`Store`] trait (so a shared Postgres can be added for
 //! multi-instance deployments) and its default embedded implementation, [`SqliteStore`].
 //!
+//! With the `postgres` feature, `store_pg::PgStore` keeps the same tables in a shared Postgres;
+//! [`conformance`] holds the behavioural tests both stores pass.
+//!
 //! Each call is one SQLite transaction in WAL mode with `synchronous=FULL`, so an answered
 //! publish survives a crash, and the chain cursor only moves after the updates it covers.
 
@@ -27,7 +30,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
             Status::Filled => "filled",
@@ -120,9 +123,9 @@ impl SqliteStore {
     }
 }
 
-type Row = (String, String, i64, String, String, String, String, String);
+pub(crate) type Row = (String, String, i64, String, String, String, String, String);
 
-fn from_row(row: Row) -> Result<Record, MarketError> {
+pub(crate) fn from_row(row: Row) -> Result<Record, MarketError> {
     let (hash, kind, chain_id, json, signer, remaining, status, published_at) = row;
     let corrupt = |what: &str| {
         MarketError::Store(rusqlite::Error::InvalidColumnName(format!(
@@ -142,7 +145,8 @@ fn from_row(row: Row) -> Result<Record, MarketError> {
     })
 }
 
-const COLUMNS: &str = "hash, kind, chain_id, order_json, signer, remaining, status, published_at";
+pub(crate) const COLUMNS: &str =
+    "hash, kind, chain_id, order_json, signer, remaining, status, published_at";
 
 fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((
@@ -225,5 +229,151 @@ impl Store for SqliteStore {
             params![block.to_string()],
         )?;
         Ok(())
+    }
+}
+
+/// The behavioural tests every [`Store`] passes, run on SQLite here and on Postgres in
+/// `store_pg` (when `ARCA_TEST_POSTGRES_URL` is set).
+#[cfg(test)]
+pub(crate) mod conformance {
+    use super::*;
+    use crate::order::{AppOrder, RequestOrder, Uint};
+    use alloy::primitives::Bytes;
+
+    fn app(salt: u8) -> Record {
+        let order = Order::App(AppOrder {
+            app: Address::repeat_byte(0xa1),
+            appprice: Uint(U256::from(5)),
+            volume: Uint(U256::from(10)),
+            tag: B256::ZERO,
+            datasetrestrict: Address::ZERO,
+            workerpoolrestrict: Address::ZERO,
+            requesterrestrict: Address::ZERO,
+            salt: B256::repeat_byte(salt),
+            sign: Bytes::from(vec![salt; 65]),
+        });
+        Record {
+            hash: B256::repeat_byte(salt),
+            chain_id: 65535,
+            order,
+            remaining: U256::from(10),
+            status: Status::Open,
+            signer: Address::repeat_byte(0x0e),
+            published_at: format!("2026-11-30T10:00:00.{salt:03}Z"),
+        }
+    }
+
+    fn request(salt: u8) -> Record {
+        let order = Order::Request(RequestOrder {
+            app: Address::repeat_byte(0xa1),
+            appmaxprice: Uint(U256::from(5)),
+            dataset: Address::ZERO,
+            datasetmaxprice: Uint(U256::ZERO),
+            workerpool: Address::ZERO,
+            workerpoolmaxprice: Uint(U256::from(u64::MAX) * U256::from(1000)),
+            requester: Address::repeat_byte(0x0f),
+            volume: Uint(U256::from(1)),
+            tag: B256::repeat_byte(1),
+            category: Uint(U256::ZERO),
+            trust: Uint(U256::ZERO),
+            beneficiary: Address::repeat_byte(0x0f),
+            callback: Address::ZERO,
+            params: r#"{"iexec_args":"a b"}"#.into(),
+            salt: B256::repeat_byte(salt),
+            sign: Bytes::from(vec![salt; 65]),
+        });
+        Record {
+            hash: B256::repeat_byte(salt),
+            chain_id: 65535,
+            order,
+            remaining: U256::from(1),
+            status: Status::Open,
+            signer: Address::repeat_byte(0x0f),
+            published_at: format!("2026-11-30T11:00:00.{salt:03}Z"),
+        }
+    }
+
+    fn hashes(mut records: Vec<Record>) -> Vec<B256> {
+        records.sort_by_key(|r| r.hash);
+        records.into_iter().map(|r| r.hash).collect()
+    }
+
+    /// Every test, on stores from `open` (each call opens the same, initially empty, storage).
+    pub(crate) fn all<S: Store>(open: &dyn Fn() -> S) {
+        records_round_trip_and_replace(&open());
+        open_orders_are_per_kind_and_status(&open());
+        the_cursor_and_orders_survive_a_reopen(open);
+    }
+
+    fn records_round_trip_and_replace(s: &dyn Store) {
+        let a = app(1);
+        assert_eq!(s.get(a.hash).unwrap(), None);
+        s.put(&a).unwrap();
+        assert_eq!(s.get(a.hash).unwrap(), Some(a.clone()));
+        // a large price and free-text params survive unchanged
+        let r = request(2);
+        s.put(&r).unwrap();
+        assert_eq!(s.get(r.hash).unwrap(), Some(r.clone()));
+        // re-publication replaces the record
+        let again = Record {
+            status: Status::Open,
+            remaining: U256::from(7),
+            published_at: "2026-11-30T12:00:00.000Z".into(),
+            ..a.clone()
+        };
+        s.set_state(a.hash, U256::ZERO, Status::Canceled).unwrap();
+        assert_eq!(s.get(a.hash).unwrap().unwrap().status, Status::Canceled);
+        s.put(&again).unwrap();
+        assert_eq!(s.get(a.hash).unwrap(), Some(again));
+        // the state of an unknown order is not created
+        s.set_state(B256::repeat_byte(0x77), U256::ZERO, Status::Filled)
+            .unwrap();
+        assert_eq!(s.get(B256::repeat_byte(0x77)).unwrap(), None);
+    }
+
+    fn open_orders_are_per_kind_and_status(s: &dyn Store) {
+        for salt in 10..14 {
+            s.put(&app(salt)).unwrap();
+        }
+        s.put(&request(20)).unwrap();
+        s.set_state(B256::repeat_byte(11), U256::ZERO, Status::Filled)
+            .unwrap();
+        s.set_state(B256::repeat_byte(12), U256::from(10), Status::Canceled)
+            .unwrap();
+        s.set_state(B256::repeat_byte(13), U256::from(3), Status::Open)
+            .unwrap();
+        let open = s.open_orders(OrderKind::App).unwrap();
+        assert!(open.iter().all(|r| r.order.kind() == OrderKind::App));
+        let thirteen = open.iter().find(|r| r.hash == B256::repeat_byte(13));
+        assert_eq!(thirteen.unwrap().remaining, U256::from(3));
+        let open = hashes(open);
+        assert!(open.contains(&B256::repeat_byte(10)) && open.contains(&B256::repeat_byte(13)));
+        assert!(!open.contains(&B256::repeat_byte(11)) && !open.contains(&B256::repeat_byte(12)));
+        assert!(
+            hashes(s.open_orders(OrderKind::Request).unwrap()).contains(&B256::repeat_byte(20))
+        );
+        assert_eq!(s.open_orders(OrderKind::Workerpool).unwrap(), vec![]);
+    }
+
+    fn the_cursor_and_orders_survive_a_reopen<S: Store>(open: &dyn Fn() -> S) {
+        {
+            let s = open();
+            assert_eq!(s.cursor().unwrap(), None);
+            s.set_cursor(41).unwrap();
+            s.set_cursor(42).unwrap();
+            s.put(&app(30)).unwrap();
+        }
+        let s = open();
+        assert_eq!(s.cursor().unwrap(), Some(42));
+        assert_eq!(s.get(B256::repeat_byte(30)).unwrap(), Some(app(30)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_store_conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        super::conformance::all(&|| super::SqliteStore::open(dir.path()).unwrap());
     }
 }

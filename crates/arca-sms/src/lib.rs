@@ -26,8 +26,12 @@ pub mod metrics;
 pub mod secrets;
 pub mod server;
 pub mod store;
+#[cfg(feature = "postgres")]
+pub mod store_pg;
 pub mod tee;
 
 pub use error::{Result, SmsError};
 pub use server::{Config, SmsHandle, Tuning, spawn, spawn_with};
 pub use store::{MasterKey, SecretStore, SqliteStore};
+#[cfg(feature = "postgres")]
+pub use store_pg::PgStore;
