@@ -45,11 +45,15 @@ trap cleanup EXIT
 
 export ARCA_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PORT/arca_test"
 echo "Postgres $("$PG_BIN/postgres" --version | awk '{print $3}') on port $PORT"
-# the store-level tests (shared with SQLite) and the Postgres-only ones: `store` filters the
-# unit tests of store.rs and store_pg.rs; the integration tests need no Postgres
+# The store-level tests (shared with SQLite, `store::conformance`) and the Postgres-only ones:
+# `store` selects the unit tests of store.rs and store_pg.rs; then the market's end-to-end query
+# and follower/restart tests on a Postgres orderbook (`postgres` selects them).
 set +e
-cargo test --locked -p arca-market -p arca-sms --features arca-market/postgres,arca-sms/postgres \
-  --lib store -- --nocapture >"$PG_DIR/test.log" 2>&1
+{
+  cargo test --locked -p arca-market -p arca-sms --features arca-market/postgres,arca-sms/postgres \
+    --lib store -- --nocapture \
+  && cargo test --locked -p arca-market --features postgres --test market postgres -- --nocapture
+} >"$PG_DIR/test.log" 2>&1
 status=$?
 set -e
 grep -E "^test |test result|SKIPPED|panicked|^error" "$PG_DIR/test.log" || true

@@ -1,7 +1,9 @@
 //! End-to-end tests of the market: Arca's in-process chain, the PoCo contracts deployed on it,
 //! the market service on a free port, and the typed client (plus raw HTTP for malformed input).
 //! They cover publication checks, every query filter, the chain follower (match, cancel) and
-//! persistence across restarts.
+//! persistence across restarts. The query and follower/restart tests also run on the Postgres
+//! store (feature `postgres`, when `ARCA_TEST_POSTGRES_URL` is set; otherwise they print
+//! `SKIPPED`).
 
 use alloy::{
     network::EthereumWallet,
@@ -14,11 +16,11 @@ use arca_contracts::bindings::{
     WorkerpoolRegistry,
 };
 use arca_market::{
-    Client, MarketConfig, MarketError, MarketHandle, Order, OrderKind, OrderQuery, Status,
+    Client, MarketConfig, MarketError, MarketHandle, Order, OrderKind, OrderQuery, Status, Store,
     UnpublishRequest,
     order::{AppOrder, DatasetOrder, RequestOrder, WorkerpoolOrder, poco_domain},
 };
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 const TEE: B256 = B256::new({
     let mut t = [0u8; 32];
@@ -48,6 +50,61 @@ mod fixtures {
         SmartWallet,
         "../../contracts/artifacts/SmartWallet.json"
     );
+}
+
+/// Where a test's market keeps its orderbook; a restarted market reopens the same one.
+enum Storage {
+    Memory,
+    Sqlite(tempfile::TempDir),
+    #[cfg(feature = "postgres")]
+    Postgres(String),
+}
+
+impl Storage {
+    fn sqlite() -> Storage {
+        Storage::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// `ARCA_TEST_POSTGRES_URL` pointed at a freshly created `schema`, or `None` (skipped, said).
+    #[cfg(feature = "postgres")]
+    fn postgres(schema: &str) -> Option<Storage> {
+        let Ok(base) = std::env::var("ARCA_TEST_POSTGRES_URL") else {
+            println!(
+                "SKIPPED: ARCA_TEST_POSTGRES_URL is not set (see scripts/test.d/47-postgres.sh)"
+            );
+            return None;
+        };
+        let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}");
+        let admin = base.clone();
+        // the sync client must not run on the test's runtime thread
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+                .expect("ARCA_TEST_POSTGRES_URL connects");
+            c.batch_execute(&sql).unwrap();
+        })
+        .join()
+        .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Some(Storage::Postgres(format!(
+            "{base}{sep}options=-csearch_path%3D{schema}"
+        )))
+    }
+
+    /// The store itself, as the market opens it.
+    fn open(&self) -> Option<Arc<dyn Store>> {
+        match self {
+            Storage::Memory | Storage::Sqlite(_) => None,
+            #[cfg(feature = "postgres")]
+            Storage::Postgres(url) => Some(Arc::new(arca_market::PgStore::open(url).unwrap())),
+        }
+    }
+
+    fn reopen(&self) -> Arc<dyn Store> {
+        match self {
+            Storage::Sqlite(dir) => Arc::new(arca_market::SqliteStore::open(dir.path()).unwrap()),
+            other => other.open().expect("a persistent store"),
+        }
+    }
 }
 
 /// A chain with the contracts, one app, one dataset, one pool, and funded actors.
@@ -144,14 +201,21 @@ impl World {
         }
     }
 
-    async fn market(&self, data_dir: Option<&Path>) -> (MarketHandle, Client) {
+    async fn market(&self, storage: &Storage) -> (MarketHandle, Client) {
         let config = MarketConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: data_dir.map(Path::to_path_buf),
+            data_dir: match storage {
+                Storage::Sqlite(dir) => Some(dir.path().to_path_buf()),
+                _ => None,
+            },
             poll_interval: Duration::from_millis(50),
             ..MarketConfig::new(self.url.clone(), *self.hub.address())
         };
-        let handle = arca_market::spawn(config).await.expect("market");
+        let handle = match storage.open() {
+            Some(store) => arca_market::spawn_with_store(config, store).await,
+            None => arca_market::spawn(config).await,
+        }
+        .expect("market");
         let client = Client::new(handle.url(), self.chain_id);
         (handle, client)
     }
@@ -340,8 +404,20 @@ fn no_dataset() -> onchain::DatasetOrder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_and_query_with_every_filter() {
+    publish_and_query_with_every_filter_on(Storage::Memory).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_publish_and_query_with_every_filter() {
+    if let Some(storage) = Storage::postgres("market_it_query") {
+        publish_and_query_with_every_filter_on(storage).await;
+    }
+}
+
+async fn publish_and_query_with_every_filter_on(storage: Storage) {
     let w = World::new().await;
-    let (_market, client) = w.market(None).await;
+    let (_market, client) = w.market(&storage).await;
 
     // 11 public app orders, prices 20, 19 … 10 (published most expensive first)
     let mut app_hashes = Vec::new();
@@ -615,7 +691,7 @@ async fn publish_and_query_with_every_filter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_bad_orders_with_a_named_field() {
     let w = World::new().await;
-    let (market, client) = w.market(None).await;
+    let (market, client) = w.market(&Storage::Memory).await;
 
     // signed by someone else than the app owner
     let forged = w.sign(Order::App(w.app_order(1, 1)), &w.stranger);
@@ -812,9 +888,20 @@ async fn refuses_bad_orders_with_a_named_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follows_matches_and_cancels_and_survives_restarts() {
+    follows_matches_and_cancels_and_survives_restarts_on(Storage::sqlite()).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_follows_matches_and_cancels_and_survives_restarts() {
+    if let Some(storage) = Storage::postgres("market_it_follow") {
+        follows_matches_and_cancels_and_survives_restarts_on(storage).await;
+    }
+}
+
+async fn follows_matches_and_cancels_and_survives_restarts_on(storage: Storage) {
     let w = World::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (market, client) = w.market(Some(dir.path())).await;
+    let (market, client) = w.market(&storage).await;
 
     let app = w.sign(Order::App(w.app_order(10, 1)), &w.app_owner);
     let pool = w.sign(
@@ -907,7 +994,7 @@ async fn follows_matches_and_cancels_and_survives_restarts() {
     };
     send!(w.hub.manageAppOrder(op).from(w.app_owner.address()));
 
-    let (_market, client) = w.market(Some(dir.path())).await;
+    let (_market, client) = w.market(&storage).await;
     let datasets = OrderQuery {
         dataset: Some(w.dataset.to_string()),
         ..q()
@@ -944,8 +1031,7 @@ async fn follows_matches_and_cancels_and_survives_restarts() {
     );
 
     // the store keeps statuses as written
-    let store = arca_market::SqliteStore::open(dir.path()).unwrap();
-    use arca_market::Store as _;
+    let store = storage.reopen();
     assert_eq!(
         store.get(dataset_hash).unwrap().unwrap().status,
         Status::Open
