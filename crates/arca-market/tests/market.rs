@@ -69,9 +69,13 @@ impl Storage {
     #[cfg(feature = "postgres")]
     fn postgres(schema: &str) -> Option<Storage> {
         let Ok(base) = std::env::var("ARCA_TEST_POSTGRES_URL") else {
-            println!(
-                "SKIPPED: ARCA_TEST_POSTGRES_URL is not set (see scripts/test.d/47-postgres.sh)"
+            // straight to stderr: libtest captures print!/eprint! of passing tests, not this
+            use std::io::Write as _;
+            // one write, so lines of parallel tests do not interleave
+            let line = format!(
+                "SKIPPED Postgres test ({schema}): ARCA_TEST_POSTGRES_URL is not set (see scripts/test.d/47-postgres.sh)\n"
             );
+            let _ = std::io::stderr().write_all(line.as_bytes());
             return None;
         };
         let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}");

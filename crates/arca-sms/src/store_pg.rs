@@ -58,7 +58,16 @@ impl From<postgres::Error> for SmsError {
 fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => {
+            // the driver's message is generic ("error connecting to server"): add its causes
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                text = format!("{text}: {c}");
+                cause = c.source();
+            }
+            text
+        }
     }
 }
 
@@ -659,9 +668,13 @@ mod tests {
     /// `ARCA_TEST_POSTGRES_URL` pointed at a freshly created `schema`, or `None` (skipped, said).
     fn test_url(schema: &str) -> Option<String> {
         let Ok(base) = std::env::var("ARCA_TEST_POSTGRES_URL") else {
-            println!(
-                "SKIPPED: ARCA_TEST_POSTGRES_URL is not set (see scripts/test.d/47-postgres.sh)"
+            // straight to stderr: libtest captures print!/eprint! of passing tests, not this
+            use std::io::Write as _;
+            // one write, so lines of parallel tests do not interleave
+            let line = format!(
+                "SKIPPED Postgres test ({schema}): ARCA_TEST_POSTGRES_URL is not set (see scripts/test.d/47-postgres.sh)\n"
             );
+            let _ = std::io::stderr().write_all(line.as_bytes());
             return None;
         };
         let mut c = Client::connect(&base, NoTls).expect("ARCA_TEST_POSTGRES_URL connects");

@@ -2,7 +2,7 @@
 //! attested release of secrets to TEE tasks) against a chain with the PoCo contracts.
 
 use anyhow::{Context as _, bail};
-use arca_sms::{Config, MasterKey, SecretStore, SqliteStore};
+use arca_sms::{Config, MasterKey, PgStore, SecretStore, SqliteStore};
 use clap::Args;
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -18,9 +18,19 @@ pub(crate) struct SmsArgs {
     /// The hub (PoCo) address, as printed by `arca deploy`.
     #[arg(long, env = "ARCA_HUB")]
     hub: alloy::primitives::Address,
-    /// SQLite database of the sealed secrets.
-    #[arg(long, default_value = "sms.db")]
-    db: PathBuf,
+    /// SQLite database of the sealed secrets [default: sms.db]. Not with --postgres-url.
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Keep the sealed secrets, sessions and release log in this Postgres database instead, to
+    /// share them between several SMS processes: postgres://user:password@host:port/database
+    /// (tables sms_*, created if needed; no TLS). Needs a master key. Not with --db.
+    #[arg(
+        long,
+        env = "ARCA_SMS_POSTGRES_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    postgres_url: Option<String>,
     /// File holding the 32-byte master key (raw, or 64 hex digits). Alternatively set
     /// ARCA_SMS_MASTER_KEY (64 hex digits). The key is never printed.
     #[arg(long)]
@@ -50,9 +60,29 @@ fn master_key(args: &SmsArgs) -> anyhow::Result<Option<MasterKey>> {
 }
 
 fn store(args: &SmsArgs) -> anyhow::Result<Arc<dyn SecretStore>> {
+    if let Some(url) = &args.postgres_url {
+        if let Some(db) = &args.db {
+            bail!(
+                "--postgres-url (or ARCA_SMS_POSTGRES_URL) and --db {} both given: the secrets \
+                 live in one store; drop --db to use Postgres, or unset the URL to use SQLite",
+                db.display()
+            );
+        }
+        // a random --dev key would leave secrets no restart (or other SMS) can open
+        let Some(key) = master_key(args)? else {
+            bail!(
+                "the Postgres secret store needs a master key shared by every SMS using it: pass \
+                 --master-key-file <file> or set ARCA_SMS_MASTER_KEY (64 hex digits)"
+            );
+        };
+        let store = PgStore::open(url, key)?;
+        eprintln!("secret store: Postgres {}", store.target());
+        return Ok(Arc::new(store));
+    }
+    let db = args.db.clone().unwrap_or_else(|| PathBuf::from("sms.db"));
     match master_key(args)? {
-        Some(key) => Ok(Arc::new(SqliteStore::open(&args.db, key).with_context(
-            || format!("opening the secret store {}", args.db.display()),
+        Some(key) => Ok(Arc::new(SqliteStore::open(&db, key).with_context(
+            || format!("opening the secret store {}", db.display()),
         )?)),
         None if args.dev => {
             eprintln!(
