@@ -42,13 +42,6 @@ fn key_from_env(var: &str, role: &str) -> anyhow::Result<PrivateKeySigner> {
     })
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
 /// Options of `arca scheduler`.
 #[derive(Debug, Args)]
 pub(crate) struct SchedulerArgs {
@@ -108,7 +101,7 @@ pub(crate) fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
             volume: args.volume,
         });
     }
-    runtime()?.block_on(async move {
+    crate::output::block_on(async move {
         let handle = arca_scheduler::spawn(config)
             .await
             .with_context(|| format!("starting the scheduler of workerpool {}", args.workerpool))?;
@@ -170,7 +163,7 @@ pub(crate) fn run_worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         file_url_roots: args.allow_file_urls.clone(),
         max_parallel: args.max_parallel,
     };
-    runtime()?.block_on(async move {
+    crate::output::block_on(async move {
         let agent = arca_stack::worker::spawn_worker(config)
             .await
             .context("starting the worker")?;
@@ -202,7 +195,7 @@ pub(crate) fn run_storage(args: StorageServeArgs) -> anyhow::Result<ExitCode> {
         arca_storage::Config::new(args.chain.rpc.clone(), args.chain.hub, &args.data_dir);
     config.listen = args.listen;
     config.max_upload_bytes = args.max_upload_mib.saturating_mul(1 << 20);
-    runtime()?.block_on(async move {
+    crate::output::block_on(async move {
         let handle = arca_storage::spawn(config)
             .await
             .with_context(|| format!("starting the result store in {}", args.data_dir.display()))?;

@@ -60,11 +60,7 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         file_url_roots: args.allow_file_urls.clone(),
         ..StackConfig::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    crate::output::block_on(async move {
         let stack = StackHandle::start(config)
             .await
             .context("starting the local stack")?;
@@ -75,16 +71,31 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             arca_crypto::write_file_atomic(&path, chain_json.as_bytes(), true)
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        println!("Arca is up — DEV MODE: the SMS accepts simulated enclaves; never use it for real secrets");
-        println!("  chain        {}  (ws {}, chain id {})", info.rpc_url, info.ws_url, info.chain_id);
+        println!(
+            "Arca is up — DEV MODE: the SMS accepts simulated enclaves; never use it for real secrets"
+        );
+        println!(
+            "  chain        {}  (ws {}, chain id {})",
+            info.rpc_url, info.ws_url, info.chain_id
+        );
         println!("  hub          {}", info.hub);
         println!("  sms          {}", info.sms_url);
         println!("  market       {}", info.market_url);
         println!("  results      {}", info.storage_url);
-        println!("  scheduler    {}  ({} worker(s))", info.scheduler_url, stack.pool.workers.len());
-        println!("  workerpool   {}  (owner {})", info.workerpool, info.workerpool_owner);
+        println!(
+            "  scheduler    {}  ({} worker(s))",
+            info.scheduler_url,
+            stack.pool.workers.len()
+        );
+        println!(
+            "  workerpool   {}  (owner {})",
+            info.workerpool, info.workerpool_owner
+        );
         match &info.data_dir {
-            Some(dir) => println!("  data         {}  (chain.json written there)", dir.display()),
+            Some(dir) => println!(
+                "  data         {}  (chain.json written there)",
+                dir.display()
+            ),
             None => println!("  data         in memory (use --data-dir to keep it)"),
         }
         println!("chain.json:\n{chain_json}");
