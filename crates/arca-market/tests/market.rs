@@ -940,24 +940,29 @@ async fn follows_matches_and_cancels_and_survives_restarts_on(storage: Storage) 
         (filled.status.as_str(), filled.remaining),
         ("filled", 0.into())
     );
-    assert_eq!(
+    // the follower updates the deal's orders one by one (each from its own chain read), so the
+    // request order may be marked a moment after the app order
+    eventually("the request order is marked filled", || async {
         client
             .order(OrderKind::Request, w.hash(&request))
             .await
             .unwrap()
-            .status,
-        "filled"
-    );
+            .status
+            == "filled"
+    })
+    .await;
     let pools = OrderQuery {
         category: Some("0".into()),
         ..q()
     };
-    let open = client
-        .orderbook(OrderKind::Workerpool, &pools)
-        .await
-        .unwrap();
-    assert_eq!(open.orders.len(), 1);
-    assert_eq!(open.orders[0].remaining, 990.into());
+    eventually("the pool order's remaining volume drops to 990", || async {
+        let open = client
+            .orderbook(OrderKind::Workerpool, &pools)
+            .await
+            .unwrap();
+        open.orders.len() == 1 && open.orders[0].remaining == 990.into()
+    })
+    .await;
 
     // the scheduler cancels its pool order on chain
     let op = onchain::WorkerpoolOrderOperation {
