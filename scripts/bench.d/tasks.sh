@@ -10,8 +10,12 @@ cd "$ARCA_ROOT"
 N="${1:-100}"
 ensure_docker >/dev/null
 bash scripts/images.sh >/dev/null
-cargo build --release --locked -q -p arca-cli
-export ARCA="$CARGO_TARGET_DIR/release/arca"
+# ARCA=/path/to/arca skips the release build (e.g. to try the script with a debug binary).
+if [ -z "${ARCA:-}" ]; then
+  cargo build --release --locked -q -p arca-cli
+  ARCA="$CARGO_TARGET_DIR/release/arca"
+fi
+export ARCA
 WORK="$(mktemp -d)"
 UP_PID=""
 cleanup() { [ -n "$UP_PID" ] && kill "$UP_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
@@ -50,7 +54,7 @@ for i in 0 1 2 3 4 5; do
   t1=$(now)
   [ "$i" -gt 0 ] && lat+=("$(python3 -c "print($t1 - $t0)")")
 done
-docker run --rm --network none "$IMAGE" warm >/dev/null
+docker run --rm --network none -e IEXEC_OUT=/tmp "$IMAGE" warm >/dev/null
 dlat=()
 for i in 1 2 3 4 5; do
   t0=$(now); docker run --rm --network none -e IEXEC_OUT=/tmp "$IMAGE" "n$i" >/dev/null; t1=$(now)
@@ -84,12 +88,13 @@ for i in $(seq 1 "$N"); do docker run --rm --network none -e IEXEC_OUT=/tmp "$IM
 d1=$(now)
 dbulk=$(python3 -c "print($d1 - $d0)")
 
-python3 - "$N" "$bulk" "$dbulk" "${lat[*]}" "${dlat[*]}" <<'PY'
+python3 - "$N" "$bulk" "$dbulk" "${lat[*]}" "${dlat[*]}" "$(basename "$(dirname "$ARCA")")" <<'PY'
 import sys, statistics, datetime
 n, bulk, dbulk = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+build = sys.argv[6]
 lat = sorted(map(float, sys.argv[4].split())); dlat = sorted(map(float, sys.argv[5].split()))
 ml, md = statistics.median(lat), statistics.median(dlat)
-print(f"tasks benchmark, {datetime.date.today()}, one run, arca up (release, 1 worker, 2 replicates at once)")
+print(f"tasks benchmark, {datetime.date.today()}, one run, arca up ({build} build, 1 worker, 2 replicates at once)")
 print()
 print("| measure | Arca | docker run --rm | ratio / gap | goal |")
 print("|---|---:|---:|---:|---:|")
