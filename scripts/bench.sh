@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): scripts/bench.sh NAME runs scripts/bench.d/NAME.sh and prints its table,
 # Arca beside the reference named in the issue, measured in the same run.
-# Usage: scripts/bench.sh [chain|gas|encrypt|sms|tee|tasks|all]
+# Usage: scripts/bench.sh [chain|gas|encrypt|sms|tee|seeds|tasks|tasks-floor|all]
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ARCA_ROOT"
