@@ -257,7 +257,7 @@ impl StackHandle {
         });
         scheduler_config.listen = config.addr(4);
         scheduler_config.data_dir = dirs.as_ref().map(|d| d.scheduler.clone());
-        scheduler_config.poll_interval = std::time::Duration::from_millis(300);
+        scheduler_config.poll_interval = std::time::Duration::from_millis(200);
         let scheduler = arca_scheduler::spawn(scheduler_config)
             .await
             .map_err(|e| StackError::part("the scheduler", e))?;

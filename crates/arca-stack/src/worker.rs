@@ -105,7 +105,7 @@ pub async fn spawn_worker(config: WorkerConfig) -> Result<AgentHandle> {
     );
     agent.tee_capable = config.sim_tee;
     agent.max_parallel = config.max_parallel;
-    agent.poll_interval = std::time::Duration::from_millis(500);
+    agent.poll_interval = std::time::Duration::from_millis(200);
     let api = Arc::new(arca_scheduler::client::Client::new(
         config.scheduler_url.clone(),
     ));

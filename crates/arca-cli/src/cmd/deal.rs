@@ -457,11 +457,14 @@ pub(crate) async fn watch(
         })
         .collect();
     let mut finals: Vec<Option<Value>> = vec![None; tasks.len()];
+    // A few tasks are polled often so a finished one shows at once; a bulk deal's hundreds of
+    // tasks are polled slowly so the chain's RPC is not flooded.
+    let default_ms = if tasks.len() <= 10 { 500 } else { 3000 };
     let interval = Duration::from_millis(
         std::env::var("ARCA_WATCH_INTERVAL_MS")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(3000),
+            .unwrap_or(default_ms),
     );
     loop {
         for (i, id) in tasks.iter().enumerate() {
