@@ -17,18 +17,13 @@ use crate::{
     store::{COLUMNS, Record, Row, Status, Store, from_row},
 };
 use alloy::primitives::{B256, U256};
-use postgres::{Client, NoTls};
-use std::sync::mpsc;
-
-/// A job for the connection thread: gets the (re)connected client, or why there is none.
-type Job = Box<dyn FnOnce(Result<&mut Client, String>) + Send>;
+use arca_pg::{OpenError, PgConnection, describe};
+use postgres::Client;
 
 /// The shared Postgres store.
 #[derive(Debug)]
 pub struct PgStore {
-    jobs: mpsc::Sender<Job>,
-    /// The URL with its password replaced, for error messages and logs.
-    target: String,
+    conn: PgConnection,
 }
 
 impl PgStore {
@@ -36,30 +31,16 @@ impl PgStore {
     /// `key=value` form) and creates the tables if needed. Errors name the URL with its
     /// password redacted.
     pub fn open(url: &str) -> Result<PgStore, MarketError> {
-        let target = redact(url);
-        let config: postgres::Config = url.parse().map_err(|e| {
-            MarketError::Database(format!(
-                "{target} is not a Postgres URL ({e}); expected postgres://user:password@host:port/database"
-            ))
+        let conn = PgConnection::open(
+            url,
+            "market-postgres",
+            "drop --postgres-url to use the embedded SQLite store",
+        )
+        .map_err(|e| match e {
+            OpenError::Thread(io) => MarketError::Io(io),
+            other => MarketError::Database(other.to_string()),
         })?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let (ready, connected) = mpsc::channel();
-        let thread_target = target.clone();
-        std::thread::Builder::new()
-            .name("market-postgres".into())
-            .spawn(move || connection_thread(config, thread_target, queue, ready))
-            .map_err(MarketError::Io)?;
-        connected
-            .recv()
-            .unwrap_or_else(|_| Err("the connection thread stopped".into()))
-            .map_err(|e| {
-                MarketError::Database(format!(
-                    "cannot connect to Postgres at {target}: {e}; check that the server runs and \
-                     that the user and database exist (createdb), or drop --postgres-url to use \
-                     the embedded SQLite store"
-                ))
-            })?;
-        let store = PgStore { jobs, target };
+        let store = PgStore { conn };
         store.run(|c| {
             let mut tx = c.transaction()?;
             // concurrent first starts of several instances would race on the catalog
@@ -82,13 +63,13 @@ impl PgStore {
             )?;
             tx.commit()
         })?;
-        tracing::info!(target = %store.target, "orderbook in Postgres");
+        tracing::info!(target = %store.target(), "orderbook in Postgres");
         Ok(store)
     }
 
     /// The URL this store was opened with, its password replaced by `***`.
     pub fn target(&self) -> &str {
-        &self.target
+        self.conn.target()
     }
 
     /// Runs `job` on the connection thread and waits for its answer.
@@ -96,107 +77,13 @@ impl PgStore {
         &self,
         job: impl FnOnce(&mut Client) -> Result<R, postgres::Error> + Send + 'static,
     ) -> Result<R, MarketError> {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let target = self.target.clone();
-        let job: Job = Box::new(move |client| {
-            let result = client.and_then(|c| job(c).map_err(|e| describe(&e)));
-            let _ = reply.send(result);
-        });
-        let gone = || {
-            MarketError::Database(format!(
-                "Postgres {}: connection thread stopped",
-                self.target
-            ))
-        };
-        self.jobs.send(job).map_err(|_| gone())?;
-        answer
-            .recv()
-            .map_err(|_| gone())?
-            .map_err(|e| MarketError::Database(format!("Postgres {target}: {e}")))
-    }
-}
-
-/// Owns the client: runs jobs in order, reconnecting first if the server closed the connection.
-fn connection_thread(
-    config: postgres::Config,
-    target: String,
-    queue: mpsc::Receiver<Job>,
-    ready: mpsc::Sender<Result<(), String>>,
-) {
-    let mut client = match config.connect(NoTls) {
-        Ok(c) => {
-            let _ = ready.send(Ok(()));
-            c
-        }
-        Err(e) => {
-            let _ = ready.send(Err(describe(&e)));
-            return;
-        }
-    };
-    for job in queue {
-        if client.is_closed() {
-            match config.connect(NoTls) {
-                Ok(c) => {
-                    tracing::warn!(%target, "reconnected to Postgres");
-                    client = c;
-                }
-                Err(e) => {
-                    job(Err(format!("reconnecting: {}", describe(&e))));
-                    continue;
-                }
-            }
-        }
-        // a panicking job drops its reply (the caller gets an error), the thread serves on
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut client))));
-    }
-}
-
-/// The error with its cause (the server's message), which `Display` alone may omit.
-fn describe(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => {
-            // the driver's message is generic ("error connecting to server"): add its causes
-            let mut text = e.to_string();
-            let mut cause = std::error::Error::source(e);
-            while let Some(c) = cause {
-                text = format!("{text}: {c}");
-                cause = c.source();
-            }
-            text
-        }
-    }
-}
-
-/// `url` with the password replaced by `***` (URL userinfo or a `password=` pair).
-pub(crate) fn redact(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        if let Some((userinfo, host)) = authority.rsplit_once('@')
-            && let Some((user, _)) = userinfo.split_once(':')
-        {
-            return format!("{scheme}://{user}:***@{host}{tail}");
-        }
-        let words: Vec<String> = url
-            .split('&')
-            .map(|p| match p.split_once("password=") {
-                Some((head, _)) => format!("{head}password=***"),
-                None => p.to_owned(),
+        self.conn
+            .run(job)
+            .map_err(MarketError::Database)?
+            .map_err(|e| {
+                MarketError::Database(format!("Postgres {}: {}", self.target(), describe(&e)))
             })
-            .collect();
-        return words.join("&");
     }
-    url.split_whitespace()
-        .map(|w| {
-            if w.starts_with("password=") {
-                "password=***"
-            } else {
-                w
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn read(row: &postgres::Row) -> Row {
@@ -301,26 +188,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://arca:s3cret@db:5432/market?sslmode=disable"),
-            "postgres://arca:***@db:5432/market?sslmode=disable"
-        );
-        assert_eq!(
-            redact("postgresql://arca@db/market"),
-            "postgresql://arca@db/market"
-        );
-        assert_eq!(
-            redact("postgres:///market?host=/run&password=s3cret"),
-            "postgres:///market?host=/run&password=***"
-        );
-        assert_eq!(
-            redact("host=db user=arca password=s3cret dbname=m"),
-            "host=db user=arca password=*** dbname=m"
-        );
-    }
-
-    #[test]
     fn a_bad_or_unreachable_url_is_named_without_its_password() {
         let err = PgStore::open("postgres://arca:s3cret@127.0.0.1:1/market")
             .unwrap_err()
@@ -360,7 +227,8 @@ mod tests {
             let _ = std::io::stderr().write_all(line.as_bytes());
             return None;
         };
-        let mut c = Client::connect(&base, NoTls).expect("ARCA_TEST_POSTGRES_URL connects");
+        let mut c =
+            Client::connect(&base, postgres::NoTls).expect("ARCA_TEST_POSTGRES_URL connects");
         c.batch_execute(&format!(
             "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
         ))

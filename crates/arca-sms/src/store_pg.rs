@@ -27,19 +27,14 @@ use crate::store::{
     unix_now,
 };
 use alloy::primitives::B256;
-use postgres::{Client, GenericClient, NoTls};
+use arca_pg::{OpenError, PgConnection, describe};
+use postgres::{Client, GenericClient};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-
-/// A job for the connection thread: gets the (re)connected client, or why there is none.
-type Job = Box<dyn FnOnce(std::result::Result<&mut Client, String>) + Send>;
 
 /// The shared Postgres secret store.
 #[derive(Debug)]
 pub struct PgStore {
-    jobs: mpsc::Sender<Job>,
-    /// The URL with its password replaced, for error messages and logs.
-    target: String,
+    conn: PgConnection,
     key: MasterKey,
     log_key: [u8; 32],
     /// Counts failed epoch reads: each yields a value never returned before (see
@@ -54,55 +49,23 @@ impl From<postgres::Error> for SmsError {
     }
 }
 
-/// The error with the server's message, which `Display` alone may omit.
-fn describe(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => {
-            // the driver's message is generic ("error connecting to server"): add its causes
-            let mut text = e.to_string();
-            let mut cause = std::error::Error::source(e);
-            while let Some(c) = cause {
-                text = format!("{text}: {c}");
-                cause = c.source();
-            }
-            text
-        }
-    }
-}
-
 impl PgStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`, or libpq's
     /// `key=value` form) and creates the tables if needed. Errors name the URL with its
     /// password redacted.
     pub fn open(url: &str, key: MasterKey) -> Result<Self> {
-        let target = redact(url);
-        let config: postgres::Config = url.parse().map_err(|e| {
-            SmsError::Config(format!(
-                "{target} is not a Postgres URL ({e}); expected postgres://user:password@host:port/database"
-            ))
+        let conn = PgConnection::open(
+            url,
+            "sms-postgres",
+            "drop --postgres-url to use the embedded SQLite store (--db)",
+        )
+        .map_err(|e| match e {
+            OpenError::BadUrl(m) => SmsError::Config(m),
+            other => SmsError::Store(other.to_string()),
         })?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let (ready, connected) = mpsc::channel();
-        let thread_target = target.clone();
-        std::thread::Builder::new()
-            .name("sms-postgres".into())
-            .spawn(move || connection_thread(config, thread_target, queue, ready))
-            .map_err(|e| SmsError::Store(format!("starting the Postgres thread: {e}")))?;
-        connected
-            .recv()
-            .unwrap_or_else(|_| Err("the connection thread stopped".into()))
-            .map_err(|e| {
-                SmsError::Store(format!(
-                    "cannot connect to Postgres at {target}: {e}; check that the server runs and \
-                     that the user and database exist (createdb), or drop --postgres-url to use \
-                     the embedded SQLite store (--db)"
-                ))
-            })?;
         let log_key = key.log_key();
         let store = PgStore {
-            jobs,
-            target,
+            conn,
             key,
             log_key,
             epoch_failures: AtomicU64::new(0),
@@ -135,13 +98,13 @@ impl PgStore {
             tx.commit()?;
             Ok(())
         })?;
-        tracing::info!(target = %store.target, "secret store in Postgres");
+        tracing::info!(target = %store.target(), "secret store in Postgres");
         Ok(store)
     }
 
     /// The URL this store was opened with, its password replaced by `***`.
     pub fn target(&self) -> &str {
-        &self.target
+        self.conn.target()
     }
 
     /// Runs `job` on the connection thread and waits for its answer; store errors are prefixed
@@ -150,25 +113,15 @@ impl PgStore {
         &self,
         job: impl FnOnce(&mut Client) -> Result<R> + Send + 'static,
     ) -> Result<R> {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |client| {
-            let result = match client {
-                Ok(c) => job(c),
-                Err(e) => Err(SmsError::Store(e)),
-            };
-            let _ = reply.send(result);
-        });
-        let gone = || {
-            SmsError::Store(format!(
-                "Postgres {}: connection thread stopped",
-                self.target
-            ))
-        };
-        self.jobs.send(job).map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?.map_err(|e| match e {
-            SmsError::Store(msg) => SmsError::Store(format!("Postgres {}: {msg}", self.target)),
-            other => other,
-        })
+        self.conn
+            .run(job)
+            .map_err(SmsError::Store)?
+            .map_err(|e| match e {
+                SmsError::Store(msg) => {
+                    SmsError::Store(format!("Postgres {}: {msg}", self.target()))
+                }
+                other => other,
+            })
     }
 
     /// Every log row that parses, in order, and the seq of the first that does not.
@@ -193,72 +146,6 @@ impl PgStore {
         }
         Ok((entries, unreadable))
     }
-}
-
-/// Owns the client: runs jobs in order, reconnecting first if the server closed the connection.
-fn connection_thread(
-    config: postgres::Config,
-    target: String,
-    queue: mpsc::Receiver<Job>,
-    ready: mpsc::Sender<std::result::Result<(), String>>,
-) {
-    let mut client = match config.connect(NoTls) {
-        Ok(c) => {
-            let _ = ready.send(Ok(()));
-            c
-        }
-        Err(e) => {
-            let _ = ready.send(Err(describe(&e)));
-            return;
-        }
-    };
-    for job in queue {
-        if client.is_closed() {
-            match config.connect(NoTls) {
-                Ok(c) => {
-                    tracing::warn!(%target, "reconnected to Postgres");
-                    client = c;
-                }
-                Err(e) => {
-                    job(Err(format!("reconnecting: {}", describe(&e))));
-                    continue;
-                }
-            }
-        }
-        // a panicking job drops its reply (the caller gets an error), the thread serves on
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut client))));
-    }
-}
-
-/// `url` with the password replaced by `***` (URL userinfo or a `password=` pair).
-pub(crate) fn redact(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        if let Some((userinfo, host)) = authority.rsplit_once('@')
-            && let Some((user, _)) = userinfo.split_once(':')
-        {
-            return format!("{scheme}://{user}:***@{host}{tail}");
-        }
-        let words: Vec<String> = url
-            .split('&')
-            .map(|p| match p.split_once("password=") {
-                Some((head, _)) => format!("{head}password=***"),
-                None => p.to_owned(),
-            })
-            .collect();
-        return words.join("&");
-    }
-    url.split_whitespace()
-        .map(|w| {
-            if w.starts_with("password=") {
-                "password=***"
-            } else {
-                w
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Links `entry` after the log's tail and inserts it, in the caller's transaction, which
@@ -677,7 +564,8 @@ mod tests {
             let _ = std::io::stderr().write_all(line.as_bytes());
             return None;
         };
-        let mut c = Client::connect(&base, NoTls).expect("ARCA_TEST_POSTGRES_URL connects");
+        let mut c =
+            Client::connect(&base, postgres::NoTls).expect("ARCA_TEST_POSTGRES_URL connects");
         c.batch_execute(&format!(
             "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
         ))
@@ -687,30 +575,7 @@ mod tests {
     }
 
     fn raw(url: &str) -> Client {
-        Client::connect(url, NoTls).unwrap()
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://sms:s3cret@db:5432/sms"),
-            "postgres://sms:***@db:5432/sms"
-        );
-        assert_eq!(
-            redact("host=db user=sms password=s3cret"),
-            "host=db user=sms password=***"
-        );
-        let err = PgStore::open(
-            "postgres://sms:s3cret@127.0.0.1:1/sms",
-            MasterKey::new([1; 32]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("postgres://sms:***@127.0.0.1:1/sms") && !err.contains("s3cret"),
-            "{err}"
-        );
-        assert!(err.contains("--postgres-url"), "{err}");
+        Client::connect(url, postgres::NoTls).unwrap()
     }
 
     #[test]
