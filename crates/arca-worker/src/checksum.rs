@@ -16,6 +16,11 @@
 //! nothing: whoever can forge a config with a given sha256 could forge a manifest too.
 //!
 //! An all-zero checksum means "none declared" (as for datasets, §3.1) and is not checked.
+//!
+//! [`ImageRef`] splits an app's multiaddr (`host:port/repo:tag`, `repo@sha256:…`) into the parts
+//! a pull needs: the registry host (for credentials and messages) and the reference pinned to
+//! the on-chain checksum (`repo@sha256:<checksum>`), which is what the worker pulls so that what
+//! runs is what the app owner registered, whatever the tag points to now.
 
 use std::fmt;
 use std::str::FromStr;
@@ -93,6 +98,98 @@ pub fn match_image_digest(
         .map(|r| DigestMatch::RepoDigest(r.clone()))
 }
 
+/// Docker Hub, the registry of references whose first component names no host.
+pub const DOCKER_HUB: &str = "docker.io";
+
+/// An image reference split the way Docker reads it: `[host[:port]/]path[:tag][@digest]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// The repository as written, host included (`127.0.0.1:5000/hello`, `iexechub/vanitygen`).
+    pub repository: String,
+    /// The registry host: the first component when it has a `.` or a `:` or is `localhost`
+    /// (Docker's rule), else [`DOCKER_HUB`].
+    pub registry: String,
+    /// The tag, if written.
+    pub tag: Option<String>,
+    /// The digest (`sha256:…`), if written; it pins the manifest.
+    pub digest: Option<Checksum>,
+}
+
+impl ImageRef {
+    /// Parses an app multiaddr. Only the shape is checked here (the daemon checks the rest);
+    /// the error says what was expected.
+    pub fn parse(image: &str) -> Result<Self, Error> {
+        let invalid = |reason: &str| Error::InvalidImageReference {
+            image: image.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if image.is_empty() {
+            return Err(invalid("it is empty"));
+        }
+        if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("it contains whitespace"));
+        }
+        let (name, digest) = match image.split_once('@') {
+            Some((name, digest)) => {
+                if !digest.starts_with("sha256:") {
+                    return Err(invalid("the part after @ must be sha256:<64 hex digits>"));
+                }
+                let digest = digest
+                    .parse::<Checksum>()
+                    .map_err(|_| invalid("the part after @ must be sha256:<64 hex digits>"))?;
+                (name, Some(digest))
+            }
+            None => (image, None),
+        };
+        // A ':' after the last '/' starts the tag; one before it is a registry port.
+        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+        let (repository, tag) = match name[last_slash..].rfind(':') {
+            Some(i) => {
+                let (repo, tag) = name.split_at(last_slash + i);
+                (repo, Some(&tag[1..]))
+            }
+            None => (name, None),
+        };
+        if repository.is_empty() || repository.ends_with('/') || repository.starts_with('/') {
+            return Err(invalid(
+                "expected [host[:port]/]name[:tag][@sha256:<digest>]",
+            ));
+        }
+        if tag.is_some_and(str::is_empty) {
+            return Err(invalid("the tag after ':' is empty"));
+        }
+        let registry = match repository.split_once('/') {
+            Some((first, _))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                first.to_owned()
+            }
+            _ => DOCKER_HUB.to_owned(),
+        };
+        Ok(Self {
+            repository: repository.to_owned(),
+            registry,
+            tag: tag.map(str::to_owned),
+            digest,
+        })
+    }
+
+    /// `repository@sha256:<checksum>`: the manifest the checksum designates, in this repository.
+    pub fn pinned(&self, checksum: &Checksum) -> String {
+        format!("{}@sha256:{}", self.repository, hex::encode(checksum.0))
+    }
+
+    /// The reference a pull without a checksum fetches: as written, with Docker's implicit
+    /// `latest` tag made explicit (a pull with no tag would fetch every tag).
+    pub fn as_pulled(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => format!("{}@sha256:{}", self.repository, hex::encode(d.0)),
+            (None, Some(tag)) => format!("{}:{tag}", self.repository),
+            (None, None) => format!("{}:latest", self.repository),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +258,54 @@ mod tests {
         let other = format!("sha256:{}", "1".repeat(64));
         let repo = vec![format!("app@sha256:{}", "2".repeat(64)), "garbage".into()];
         assert_eq!(match_image_digest(&expected, &other, &repo), None);
+    }
+
+    #[test]
+    fn image_refs_split_like_docker() {
+        let r = ImageRef::parse("127.0.0.1:5000/hello:1").unwrap();
+        assert_eq!(r.repository, "127.0.0.1:5000/hello");
+        assert_eq!(r.registry, "127.0.0.1:5000");
+        assert_eq!(r.tag.as_deref(), Some("1"));
+        assert_eq!(r.digest, None);
+        let sum: Checksum = format!("0x{HEX}").parse().unwrap();
+        assert_eq!(r.pinned(&sum), format!("127.0.0.1:5000/hello@sha256:{HEX}"));
+
+        let r = ImageRef::parse(&format!("localhost:5000/a/b@sha256:{HEX}")).unwrap();
+        assert_eq!(r.repository, "localhost:5000/a/b");
+        assert_eq!(r.registry, "localhost:5000");
+        assert_eq!(r.tag, None);
+        assert_eq!(r.digest, Some(sum));
+        assert_eq!(r.as_pulled(), format!("localhost:5000/a/b@sha256:{HEX}"));
+
+        let r = ImageRef::parse("iexechub/vanitygen").unwrap();
+        assert_eq!(r.registry, DOCKER_HUB);
+        assert_eq!(r.as_pulled(), "iexechub/vanitygen:latest");
+        let r = ImageRef::parse("registry.example.com/app:2.0").unwrap();
+        assert_eq!(r.registry, "registry.example.com");
+        assert_eq!(
+            ImageRef::parse("arca-hello-world:1.0.0").unwrap().registry,
+            DOCKER_HUB
+        );
+    }
+
+    #[test]
+    fn malformed_image_refs_are_refused_with_a_reason() {
+        for bad in [
+            "",
+            "a b:1",
+            "repo:",
+            "/repo",
+            "host:5000/",
+            "repo@sha256:1234",
+            &format!("repo@md5:{HEX}"),
+        ] {
+            match ImageRef::parse(bad) {
+                Err(Error::InvalidImageReference { image, reason }) => {
+                    assert_eq!(image, bad);
+                    assert!(!reason.is_empty());
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 }

@@ -30,17 +30,20 @@ pub enum Error {
         host: String,
     },
 
-    /// The app image is not present in the local daemon (and pulling is not this module's job).
+    /// The app image is not present in the local Docker daemon, even after a pull that
+    /// reported success (or it disappeared between the pull and the run).
     #[error("app image {image} not found in the local Docker daemon (pull or load it first)")]
     ImageMissing {
         /// The image reference that was looked up.
         image: String,
     },
 
-    /// The image present locally is not the one the app's on-chain checksum designates.
+    /// The image present locally is not the one the app's on-chain checksum designates, and
+    /// the registry did not provide the designated one either.
     #[error(
-        "app image {image} does not match the on-chain checksum {expected}: local image id {image_id}, repo digests [{}]",
-        repo_digests.join(", ")
+        "app image {image} does not match the on-chain checksum {expected}: local image id {image_id}, repo digests [{}]{}",
+        repo_digests.join(", "),
+        pull_error.as_ref().map(|e| format!("; pulling the image the checksum designates failed too: {e}")).unwrap_or_default()
     )]
     ImageDigestMismatch {
         /// The image reference that was checked.
@@ -51,6 +54,116 @@ pub enum Error {
         image_id: String,
         /// The registry manifest digests known for the image (`repo@sha256:…`).
         repo_digests: Vec<String>,
+        /// Why pulling `repo@sha256:<checksum>` did not fix it, when it was tried.
+        pull_error: Option<String>,
+    },
+
+    /// The app's image reference or its registry designates a different manifest than the
+    /// on-chain checksum: the app owner moved the tag (or registered a pinned reference)
+    /// without updating the checksum.
+    #[error(
+        "app image {image}: {origin} {found}, but the app's on-chain checksum is {expected} and the registry has no manifest with that digest; the app owner must redeploy the app with checksum {found} (the RepoDigest `docker push` printed) or push the image the checksum designates"
+    )]
+    RegistryDigestMismatch {
+        /// The app's image reference.
+        image: String,
+        /// The on-chain checksum, `0x`-prefixed.
+        expected: String,
+        /// The digest the reference or the registry's tag designates, `sha256:…`.
+        found: String,
+        /// Where `found` comes from (`the registry's tag … points to`, `the reference pins`).
+        origin: String,
+    },
+
+    /// The app's multiaddr is not a Docker image reference.
+    #[error(
+        "app image reference {image:?} is invalid: {reason}; the app owner must register a reference like registry.example.com/name:tag or name@sha256:<digest>"
+    )]
+    InvalidImageReference {
+        /// The multiaddr as registered.
+        image: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The registry of the app image could not be reached (DNS, connection, TLS).
+    #[error(
+        "app image {image} is not in this worker's Docker daemon and its registry {registry} is unreachable (pulling {reference}): {detail}; the app owner must publish the image on a registry workers can reach, or the worker operator must restore access to {registry} (or load the image locally)"
+    )]
+    RegistryUnreachable {
+        /// The app's image reference.
+        image: String,
+        /// What was pulled (`repo@sha256:…` or `repo:tag`).
+        reference: String,
+        /// The registry host.
+        registry: String,
+        /// The daemon's message.
+        detail: String,
+    },
+
+    /// The registry answered, but has no such repository, tag or digest.
+    #[error(
+        "app image {reference} is not in the registry {registry}: {detail}; the app owner must push it (`docker push`) and register its RepoDigest as the app's checksum"
+    )]
+    ImageNotInRegistry {
+        /// The app's image reference.
+        image: String,
+        /// What was pulled.
+        reference: String,
+        /// The registry host.
+        registry: String,
+        /// The daemon's message.
+        detail: String,
+    },
+
+    /// The registry refused to serve the image without (valid) credentials.
+    #[error(
+        "the registry {registry} refused to serve {reference} without valid credentials: {detail}; the app owner must make the repository public, or the worker operator must give the worker credentials for it (ARCA_REGISTRY_AUTH={registry}=user:password)"
+    )]
+    RegistryAuthRequired {
+        /// The app's image reference.
+        image: String,
+        /// What was pulled.
+        reference: String,
+        /// The registry host.
+        registry: String,
+        /// The daemon's message.
+        detail: String,
+    },
+
+    /// The pull did not finish within the worker's pull timeout.
+    #[error(
+        "pulling app image {reference} did not finish within {}s; the worker operator may raise the pull timeout (ARCA_PULL_TIMEOUT_SECS) or pre-load the image, the app owner may make it smaller", after.as_secs()
+    )]
+    ImagePullTimeout {
+        /// The app's image reference.
+        image: String,
+        /// What was pulled.
+        reference: String,
+        /// The timeout that was reached.
+        after: Duration,
+    },
+
+    /// The daemon failed the pull for another reason (disk full, corrupt layer, …).
+    #[error(
+        "pulling app image {reference} failed: {detail}; the worker operator must check the Docker daemon (disk space, its log)"
+    )]
+    ImagePullFailed {
+        /// The app's image reference.
+        image: String,
+        /// What was pulled.
+        reference: String,
+        /// The daemon's message.
+        detail: String,
+    },
+
+    /// A worker setting read from the environment is malformed.
+    #[error("invalid {name}: {reason}")]
+    InvalidConfig {
+        /// The variable (`ARCA_REGISTRY_AUTH`, `ARCA_PULL_TIMEOUT_SECS`).
+        name: &'static str,
+        /// What is wrong and the expected form (never the secret itself).
+        reason: String,
     },
 
     /// A checksum string is not a `0x`/`sha256:`-prefixed 32-byte hex value.

@@ -464,26 +464,45 @@ async fn verify_app(spec: &ReplicateSpec, ctx: &PipelineContext) -> StageResult<
                 Stage::AppDownload,
                 FailureCause::AppImageMissing,
                 format!(
-                    "app image {image} is not in this worker's Docker daemon; the worker operator must pull or load it (`docker pull {image}`): this worker does not pull images itself yet"
+                    "app image {image} is not in this worker's Docker daemon even after pulling it; the worker operator must check the daemon (or load the image: `docker load`)"
                 ),
             ),
             Error::ImageDigestMismatch {
                 expected,
                 image_id,
                 repo_digests,
+                pull_error,
                 ..
             } => fail(
                 Stage::AppDownload,
                 FailureCause::AppChecksumMismatch,
                 format!(
-                    "app image checksum mismatch: on chain {expected}, local image {image} has id {image_id} and registry digests [{}] — the app owner must redeploy the app with the checksum of the image to run, or the worker operator must load the image the checksum designates",
-                    repo_digests.join(", ")
+                    "app image checksum mismatch: on chain {expected}, local image {image} has id {image_id} and registry digests [{}]{} — the app owner must redeploy the app with the checksum of the image to run, or the worker operator must load the image the checksum designates",
+                    repo_digests.join(", "),
+                    pull_error
+                        .map(|p| format!(", and pulling the image the checksum designates failed: {p}"))
+                        .unwrap_or_default()
                 ),
+            ),
+            // The messages of these name the cause and who must act (error.rs).
+            e @ Error::RegistryDigestMismatch { .. } => fail(
+                Stage::AppDownload,
+                FailureCause::AppChecksumMismatch,
+                e.to_string(),
+            ),
+            e @ (Error::RegistryUnreachable { .. }
+            | Error::ImageNotInRegistry { .. }
+            | Error::RegistryAuthRequired { .. }
+            | Error::ImagePullTimeout { .. }
+            | Error::InvalidImageReference { .. }) => fail(
+                Stage::AppDownload,
+                FailureCause::AppImageMissing,
+                e.to_string(),
             ),
             other => fail(
                 Stage::AppDownload,
                 FailureCause::WorkerError,
-                format!("checking app image {image}: {other}"),
+                format!("fetching app image {image}: {other}"),
             ),
         })
 }

@@ -4,6 +4,13 @@
 //! the §4.2 environment, no network unless asked, memory/CPU/pids limits, a maximum execution
 //! time after which the container is killed, and stdout/stderr captured under a size cap.
 //!
+//! The app image is looked up in the daemon first (a locally built or loaded image whose id or
+//! RepoDigest matches the on-chain checksum is used as is). When it is absent, it is pulled
+//! through the daemon by digest, `repo@sha256:<checksum>`, so what runs is exactly the manifest
+//! the app owner registered whatever the tag points to now; the pull is bounded by
+//! [`PullSettings::timeout`], may use per-registry credentials, and each way it can fail is a
+//! distinct [`Error`] saying who should do what.
+//!
 //! Every container this module creates is removed before `run` returns, whatever happened
 //! (exit, timeout, API error); if the `run` future itself is dropped mid-way, a guard schedules
 //! the removal on the runtime. Containers carry the label `org.arca.task-id` so an operator can
@@ -14,17 +21,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
+use bollard::auth::DockerCredentials;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, KillContainerOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures::StreamExt;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::checksum::{Checksum, DigestMatch, match_image_digest};
+use crate::checksum::{Checksum, DigestMatch, ImageRef, match_image_digest};
 use crate::env::{IEXEC_IN, IEXEC_OUT, TaskEnv};
 use crate::error::{Error, Result};
 use crate::logs::{ComputeLogs, DEFAULT_LOG_CAP, TailBuffer};
@@ -35,6 +43,13 @@ pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 pub const TASK_LABEL: &str = "org.arca.task-id";
 /// Lines of log quoted in failure errors.
 const LAST_LINES: usize = 20;
+/// Default bound on one image pull: a few hundred MB from a slow registry.
+pub const DEFAULT_PULL_TIMEOUT: Duration = Duration::from_secs(600);
+/// Environment variable overriding [`DEFAULT_PULL_TIMEOUT`], in seconds.
+pub const PULL_TIMEOUT_ENV: &str = "ARCA_PULL_TIMEOUT_SECS";
+/// Environment variable holding registry credentials: `host=user:password` entries separated
+/// by commas (`registry.example.com=bot:s3cret,127.0.0.1:5000=ci:pw`).
+pub const REGISTRY_AUTH_ENV: &str = "ARCA_REGISTRY_AUTH";
 /// Per-request timeout of the API client. Long-running calls (wait) are not bound by it: the
 /// daemon sends their response headers at once and the body when the container stops.
 const API_TIMEOUT_SECS: u64 = 120;
@@ -144,7 +159,7 @@ pub struct RunOutcome {
     pub duration: Duration,
 }
 
-/// An image found in the daemon, checked against an expected checksum.
+/// An image found in (or pulled into) the daemon, checked against an expected checksum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedImage {
     /// `sha256:…` image id.
@@ -155,11 +170,128 @@ pub struct VerifiedImage {
     pub digest_match: Option<DigestMatch>,
 }
 
+fn verified(l: &LocalImage, digest_match: Option<DigestMatch>) -> VerifiedImage {
+    VerifiedImage {
+        id: l.id.clone(),
+        repo_digests: l.repo_digests.clone(),
+        digest_match,
+    }
+}
+
+/// How app images are pulled when they are not in the daemon.
+#[derive(Clone)]
+pub struct PullSettings {
+    /// Bound on one pull (connection, manifest, every layer); the pull is abandoned after it.
+    pub timeout: Duration,
+    /// Credentials by registry host (`registry.example.com`, `127.0.0.1:5000`); registries not
+    /// listed are pulled from anonymously.
+    pub auth: HashMap<String, RegistryCredentials>,
+}
+
+/// A user name and password for one registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryCredentials {
+    /// The user name.
+    pub username: String,
+    /// The password or access token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryCredentials {
+    // The password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryCredentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PullSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut hosts: Vec<_> = self.auth.keys().collect();
+        hosts.sort();
+        f.debug_struct("PullSettings")
+            .field("timeout", &self.timeout)
+            .field("auth_for", &hosts)
+            .finish()
+    }
+}
+
+impl Default for PullSettings {
+    /// [`DEFAULT_PULL_TIMEOUT`], no credentials.
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_PULL_TIMEOUT,
+            auth: HashMap::new(),
+        }
+    }
+}
+
+impl PullSettings {
+    /// The defaults overridden by `ARCA_PULL_TIMEOUT_SECS` and `ARCA_REGISTRY_AUTH` when set.
+    pub fn from_env() -> Result<Self> {
+        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut settings = Self::default();
+        if let Some(secs) = var(PULL_TIMEOUT_ENV) {
+            settings.timeout = parse_pull_timeout(&secs)?;
+        }
+        if let Some(auth) = var(REGISTRY_AUTH_ENV) {
+            settings.auth = parse_registry_auth(&auth)?;
+        }
+        Ok(settings)
+    }
+}
+
+fn parse_pull_timeout(value: &str) -> Result<Duration> {
+    match value.trim().parse::<u64>() {
+        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        _ => Err(Error::InvalidConfig {
+            name: PULL_TIMEOUT_ENV,
+            reason: format!("{value:?} is not a positive number of seconds (e.g. 600)"),
+        }),
+    }
+}
+
+fn parse_registry_auth(value: &str) -> Result<HashMap<String, RegistryCredentials>> {
+    let mut auth = HashMap::new();
+    for (i, entry) in value.split(',').map(str::trim).enumerate() {
+        if entry.is_empty() {
+            continue;
+        }
+        // The secret is never echoed back: only the entry's position and host.
+        let parsed = entry.split_once('=').and_then(|(host, cred)| {
+            let (user, password) = cred.split_once(':')?;
+            (!host.is_empty() && !user.is_empty()).then(|| {
+                (
+                    host.trim().to_owned(),
+                    RegistryCredentials {
+                        username: user.to_owned(),
+                        password: password.to_owned(),
+                    },
+                )
+            })
+        });
+        let Some((host, cred)) = parsed else {
+            return Err(Error::InvalidConfig {
+                name: REGISTRY_AUTH_ENV,
+                reason: format!(
+                    "entry {} is not host=user:password (expected e.g. registry.example.com=bot:token,127.0.0.1:5000=ci:pw)",
+                    i + 1
+                ),
+            });
+        };
+        auth.insert(host, cred);
+    }
+    Ok(auth)
+}
+
 /// A connection to a Docker daemon that runs app containers.
 #[derive(Debug, Clone)]
 pub struct ContainerRunner {
     docker: Docker,
     host: String,
+    pull: PullSettings,
 }
 
 impl ContainerRunner {
@@ -173,8 +305,11 @@ impl ContainerRunner {
         Self::connect(&host).await
     }
 
-    /// Connects to a daemon at `host` (`unix:///path/to/docker.sock`).
+    /// Connects to a daemon at `host` (`unix:///path/to/docker.sock`). Pull settings come from
+    /// the environment ([`PullSettings::from_env`]); a malformed one is an error here, at
+    /// start-up, rather than at the first task.
     pub async fn connect(host: &str) -> Result<Self> {
+        let pull = PullSettings::from_env()?;
         let Some(path) = host.strip_prefix("unix://") else {
             return Err(Error::UnsupportedDockerHost {
                 host: host.to_owned(),
@@ -194,7 +329,19 @@ impl ContainerRunner {
         Ok(Self {
             docker,
             host: host.to_owned(),
+            pull,
         })
+    }
+
+    /// Replaces the pull settings (timeout, registry credentials).
+    pub fn with_pull_settings(mut self, pull: PullSettings) -> Self {
+        self.pull = pull;
+        self
+    }
+
+    /// The pull settings in use.
+    pub fn pull_settings(&self) -> &PullSettings {
+        &self.pull
     }
 
     /// The daemon address in use.
@@ -207,45 +354,246 @@ impl ContainerRunner {
         &self.docker
     }
 
-    /// Looks `image` up in the daemon and checks it against `expected` (skipped when `None` or
-    /// all zeros).
+    /// Finds `image` in the daemon, pulling it when it is absent, and checks it against
+    /// `expected` (skipped when `None` or all zeros):
+    /// 1. `image` as written, if the daemon has it and it matches (a locally built or loaded
+    ///    image matches by id, a pulled one by RepoDigest);
+    /// 2. else, with a checksum, `repo@sha256:<checksum>` in the daemon, else pulled from the
+    ///    registry, then checked again; without one, `image` pulled as written.
     pub async fn verify_image(
         &self,
         image: &str,
         expected: Option<&Checksum>,
     ) -> Result<VerifiedImage> {
-        let inspect = match self.docker.inspect_image(image).await {
-            Ok(i) => i,
+        let expected = expected.filter(|c| !c.is_zero());
+        let reference = ImageRef::parse(image)?;
+        let local = self.inspect_local(image).await?;
+        if let Some(local) = &local {
+            match expected {
+                None => return Ok(verified(local, None)),
+                Some(e) => {
+                    if let Some(m) = match_image_digest(e, &local.id, &local.repo_digests) {
+                        return Ok(verified(local, Some(m)));
+                    }
+                }
+            }
+        }
+
+        let Some(expected) = expected else {
+            // No checksum declared: the tag is all there is to go by (as in iExec).
+            let target = reference.as_pulled();
+            self.pull(image, &reference, &target).await?;
+            let pulled = self
+                .inspect_local(&target)
+                .await?
+                .ok_or_else(|| Error::ImageMissing {
+                    image: image.to_owned(),
+                })?;
+            return Ok(verified(&pulled, None));
+        };
+
+        let mismatch_with_local = |pull_error: Option<String>| {
+            local.as_ref().map(|l| Error::ImageDigestMismatch {
+                image: image.to_owned(),
+                expected: expected.to_string(),
+                image_id: l.id.clone(),
+                repo_digests: l.repo_digests.clone(),
+                pull_error,
+            })
+        };
+        // A reference pinned to another digest than the checksum can never be satisfied.
+        if let Some(pinned) = reference.digest.filter(|d| d != expected) {
+            return Err(mismatch_with_local(None).unwrap_or_else(|| {
+                Error::RegistryDigestMismatch {
+                    image: image.to_owned(),
+                    expected: expected.to_string(),
+                    found: format!("sha256:{}", hex::encode(pinned.0)),
+                    origin: "the reference pins".to_owned(),
+                }
+            }));
+        }
+
+        let target = reference.pinned(expected);
+        let checked = |l: &LocalImage| {
+            match match_image_digest(expected, &l.id, &l.repo_digests) {
+                Some(m) => Ok(verified(l, Some(m))),
+                // The daemon verifies what it pulls by digest, so only a daemon bug lands here.
+                None => Err(Error::ImageDigestMismatch {
+                    image: image.to_owned(),
+                    expected: expected.to_string(),
+                    image_id: l.id.clone(),
+                    repo_digests: l.repo_digests.clone(),
+                    pull_error: None,
+                }),
+            }
+        };
+        // Pulled by an earlier task (a digest pull leaves no tag, only the digest reference).
+        if let Some(l) = self.inspect_local(&target).await? {
+            return checked(&l);
+        }
+        match self.pull(image, &reference, &target).await {
+            Ok(()) => {
+                let l = self
+                    .inspect_local(&target)
+                    .await?
+                    .ok_or_else(|| Error::ImageMissing {
+                        image: target.clone(),
+                    })?;
+                checked(&l)
+            }
+            // What the operator has locally is the wrong image: that is the first thing to say.
+            Err(e) if local.is_some() => Err(mismatch_with_local(Some(e.to_string())).unwrap_or(e)),
+            Err(e @ Error::ImageNotInRegistry { .. }) => Err(self
+                .diagnose_missing_digest(image, &reference, expected)
+                .await
+                .unwrap_or(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The registry has no manifest with the checksum's digest: if the reference's tag names
+    /// another one, the app owner moved the tag without redeploying, which is a checksum
+    /// mismatch rather than a missing image. Asks the registry through the daemon
+    /// (`GET /distribution/…/json`), which fetches no layer.
+    async fn diagnose_missing_digest(
+        &self,
+        image: &str,
+        reference: &ImageRef,
+        expected: &Checksum,
+    ) -> Option<Error> {
+        let tagged = reference.as_pulled();
+        let found = self
+            .docker
+            .inspect_registry_image(&tagged, self.credentials(reference))
+            .await
+            .ok()?
+            .descriptor
+            .digest?;
+        let same = found.parse::<Checksum>().is_ok_and(|c| c == *expected);
+        (!same).then(|| Error::RegistryDigestMismatch {
+            image: image.to_owned(),
+            expected: expected.to_string(),
+            found,
+            origin: format!("the registry's tag {tagged} points to"),
+        })
+    }
+
+    /// The image as the daemon knows it, `None` when it has no such reference.
+    async fn inspect_local(&self, reference: &str) -> Result<Option<LocalImage>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(i) => Ok(Some(LocalImage {
+                id: i.id.unwrap_or_default(),
+                repo_digests: i.repo_digests.unwrap_or_default(),
+            })),
             Err(DockerError::DockerResponseServerError {
                 status_code: 404, ..
-            }) => {
-                return Err(Error::ImageMissing {
-                    image: image.to_owned(),
-                });
-            }
-            Err(e) => return Err(self.api_error("inspect image", e)),
-        };
-        let id = inspect.id.unwrap_or_default();
-        let repo_digests = inspect.repo_digests.unwrap_or_default();
-        let digest_match = match expected.filter(|c| !c.is_zero()) {
-            None => None,
-            Some(expected) => match match_image_digest(expected, &id, &repo_digests) {
-                Some(m) => Some(m),
-                None => {
-                    return Err(Error::ImageDigestMismatch {
-                        image: image.to_owned(),
-                        expected: expected.to_string(),
-                        image_id: id,
-                        repo_digests,
-                    });
+            }) => Ok(None),
+            Err(e) => Err(self.api_error("inspect image", e)),
+        }
+    }
+
+    fn credentials(&self, reference: &ImageRef) -> Option<DockerCredentials> {
+        self.pull
+            .auth
+            .get(&reference.registry)
+            .map(|c| DockerCredentials {
+                username: Some(c.username.clone()),
+                password: Some(c.password.clone()),
+                serveraddress: Some(reference.registry.clone()),
+                ..Default::default()
+            })
+    }
+
+    /// Pulls `target` (`repo@sha256:…` or `repo:tag`) through the daemon within the pull
+    /// timeout, streaming its progress to debug logs. `image` is the app's reference, for errors.
+    async fn pull(&self, image: &str, reference: &ImageRef, target: &str) -> Result<()> {
+        let span = info_span!("pull", reference = %target, registry = %reference.registry);
+        async {
+            let started = Instant::now();
+            info!("pulling app image");
+            let options = CreateImageOptionsBuilder::new().from_image(target).build();
+            let mut stream =
+                self.docker
+                    .create_image(Some(options), None, self.credentials(reference));
+            // Progress events come per layer and per chunk; one debug line per change of a
+            // layer's status keeps the log readable.
+            let mut last_status: HashMap<String, String> = HashMap::new();
+            let consume = async {
+                while let Some(event) = stream.next().await {
+                    let event = event?;
+                    let (Some(status), id) = (event.status, event.id.unwrap_or_default()) else {
+                        continue;
+                    };
+                    if last_status.get(&id) != Some(&status) {
+                        debug!(layer = %id, %status, "pull progress");
+                        last_status.insert(id, status);
+                    }
                 }
-            },
-        };
-        Ok(VerifiedImage {
-            id,
-            repo_digests,
-            digest_match,
-        })
+                Ok::<(), DockerError>(())
+            };
+            let outcome = tokio::time::timeout(self.pull.timeout, consume).await;
+            let failed = |kind: PullFailure, detail: String| {
+                let (image, reference_s, registry) = (
+                    image.to_owned(),
+                    target.to_owned(),
+                    reference.registry.clone(),
+                );
+                match kind {
+                    PullFailure::Unreachable => Error::RegistryUnreachable {
+                        image,
+                        reference: reference_s,
+                        registry,
+                        detail,
+                    },
+                    PullFailure::NotFound => Error::ImageNotInRegistry {
+                        image,
+                        reference: reference_s,
+                        registry,
+                        detail,
+                    },
+                    PullFailure::Auth => Error::RegistryAuthRequired {
+                        image,
+                        reference: reference_s,
+                        registry,
+                        detail,
+                    },
+                    PullFailure::Other => Error::ImagePullFailed {
+                        image,
+                        reference: reference_s,
+                        detail,
+                    },
+                }
+            };
+            let result = match outcome {
+                Err(_elapsed) => Err(Error::ImagePullTimeout {
+                    image: image.to_owned(),
+                    reference: target.to_owned(),
+                    after: self.pull.timeout,
+                }),
+                Ok(Ok(())) => Ok(()),
+                // Refused before streaming (bad reference, registry answer) or failed mid-way.
+                Ok(Err(DockerError::DockerResponseServerError {
+                    status_code: 400,
+                    message,
+                })) => Err(Error::InvalidImageReference {
+                    image: image.to_owned(),
+                    reason: message,
+                }),
+                Ok(Err(
+                    DockerError::DockerResponseServerError { message, .. }
+                    | DockerError::DockerStreamError { error: message },
+                )) => Err(failed(classify_pull_failure(&message), message)),
+                Ok(Err(e)) => Err(self.api_error("pull image", e)),
+            };
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(()) => info!(elapsed_ms, "app image pulled"),
+                Err(e) => warn!(elapsed_ms, error = %e, "app image pull failed"),
+            }
+            result
+        }
+        .instrument(span)
+        .await
     }
 
     /// Runs one app to completion. `Ok` only for exit code 0; a non-zero exit, a timeout and
@@ -525,6 +873,64 @@ impl ContainerRunner {
     }
 }
 
+/// What the daemon reported about an image, or its absence.
+struct LocalImage {
+    id: String,
+    repo_digests: Vec<String>,
+}
+
+/// Which kind of pull failure a daemon message describes. The daemon only gives text (its
+/// status codes are 404 or 500 for most of them), so this reads the registry error codes and
+/// Go network errors it quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PullFailure {
+    Unreachable,
+    NotFound,
+    Auth,
+    Other,
+}
+
+fn classify_pull_failure(message: &str) -> PullFailure {
+    let m = message.to_ascii_lowercase();
+    let any = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+    // Auth first: Docker Hub answers an unknown repository with "pull access denied … may
+    // require 'docker login'", which is also what a private one looks like.
+    if any(&[
+        "unauthorized",
+        "authentication required",
+        "no basic auth credentials",
+        "pull access denied",
+        "denied: ",
+        "incorrect username or password",
+    ]) {
+        PullFailure::Auth
+    } else if any(&[
+        "manifest unknown",
+        "name unknown",
+        "not found",
+        "does not exist",
+    ]) {
+        PullFailure::NotFound
+    } else if any(&[
+        "dial tcp",
+        "connection refused",
+        "no such host",
+        "i/o timeout",
+        "no route to host",
+        "network is unreachable",
+        "connection reset",
+        "tls:",
+        "x509:",
+        "server gave http response to https client",
+        "context deadline exceeded",
+        "client.timeout exceeded",
+    ]) {
+        PullFailure::Unreachable
+    } else {
+        PullFailure::Other
+    }
+}
+
 /// How a started container ended.
 enum Finished {
     Exited { code: i64, duration: Duration },
@@ -636,6 +1042,83 @@ mod tests {
             check_mount_dir(&colon, IEXEC_OUT),
             Err(Error::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn pull_failures_are_told_apart_by_the_daemon_message() {
+        // Messages as dockerd 20.10 reports them (measured against docker-registry 2.8).
+        for (message, kind) in [
+            (
+                "manifest for 127.0.0.1:5000/hello@sha256:1111 not found: manifest unknown: manifest unknown",
+                PullFailure::NotFound,
+            ),
+            (
+                "Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused",
+                PullFailure::Unreachable,
+            ),
+            (
+                "Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io on 10.0.0.53:53: no such host",
+                PullFailure::Unreachable,
+            ),
+            (
+                "Head \"http://127.0.0.1:5000/v2/app/manifests/1\": no basic auth credentials",
+                PullFailure::Auth,
+            ),
+            (
+                "pull access denied for arca/nope, repository does not exist or may require 'docker login': denied: requested access to the resource is denied",
+                PullFailure::Auth,
+            ),
+            (
+                "failed to register layer: no space left on device",
+                PullFailure::Other,
+            ),
+        ] {
+            assert_eq!(classify_pull_failure(message), kind, "{message}");
+        }
+    }
+
+    #[test]
+    fn pull_settings_parse_and_never_show_secrets() {
+        let auth =
+            parse_registry_auth("registry.example.com=bot:s3:cret, 127.0.0.1:5000=ci:pw").unwrap();
+        assert_eq!(auth.len(), 2);
+        let bot = &auth["registry.example.com"];
+        assert_eq!(
+            (bot.username.as_str(), bot.password.as_str()),
+            ("bot", "s3:cret")
+        );
+        assert_eq!(auth["127.0.0.1:5000"].password, "pw");
+        let shown = format!(
+            "{:?}",
+            PullSettings {
+                timeout: DEFAULT_PULL_TIMEOUT,
+                auth
+            }
+        );
+        assert!(!shown.contains("s3:cret") && shown.contains("registry.example.com"));
+
+        for bad in ["registry.example.com", "host=user", "=u:p", "host=:p"] {
+            match parse_registry_auth(&format!("ok.example=u:p,{bad}")) {
+                Err(e @ Error::InvalidConfig { .. }) => {
+                    let msg = e.to_string();
+                    assert!(
+                        msg.contains(REGISTRY_AUTH_ENV) && msg.contains("entry 2"),
+                        "{msg}"
+                    );
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert_eq!(parse_pull_timeout(" 30 ").unwrap(), Duration::from_secs(30));
+        for bad in ["0", "-1", "ten"] {
+            assert!(matches!(
+                parse_pull_timeout(bad),
+                Err(Error::InvalidConfig {
+                    name: PULL_TIMEOUT_ENV,
+                    ..
+                })
+            ));
+        }
     }
 
     #[tokio::test]
