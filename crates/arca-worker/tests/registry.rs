@@ -3,17 +3,20 @@
 //! `ARCA_TEST_REGISTRY`), removed from the daemon, then run as a replicate whose app multiaddr
 //! is the registry reference and whose checksum is the pushed RepoDigest: the worker pulls it
 //! by digest. Also the ways fetching fails (checksum the registry does not have, registry down,
-//! image never pushed), each with its cause and message. Needs the `docker-tests` feature and
+//! image never pushed, private registry without or with the worker's credentials, registry
+//! that never answers), each with its cause and message. Needs the `docker-tests` feature and
 //! the registry: scripts/test.d/60-docker.sh starts both.
 #![cfg(feature = "docker-tests")]
 
 mod common;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256, Bytes};
 use alloy::signers::local::PrivateKeySigner;
+use arca_worker::runner::{PullSettings, RegistryCredentials};
 use arca_worker::task::{
     AppSpec, Computed, DealParams, Failure, FailureCause, Stage, WorkerpoolAuthorization,
 };
@@ -21,6 +24,7 @@ use arca_worker::{
     Checksum, ContainerRunner, DigestMatch, DirResultStore, PipelineContext, ReplicateOutcome,
     ReplicateSpec, run_replicate,
 };
+use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, PushImageOptionsBuilder, RemoveImageOptionsBuilder,
 };
@@ -81,10 +85,24 @@ async fn build_unique_hello(runner: &ContainerRunner, reference: &str) {
     }
 }
 
-/// `docker push repo:tag`; returns the pushed manifest digest (the image's RepoDigest).
-async fn push(runner: &ContainerRunner, repository: &str, tag: &str) -> Checksum {
+/// `docker push repo:tag` (with credentials for a private registry); returns the pushed
+/// manifest digest (the image's RepoDigest).
+async fn push(
+    runner: &ContainerRunner,
+    repository: &str,
+    tag: &str,
+    credentials: Option<&RegistryCredentials>,
+) -> Checksum {
     let options = PushImageOptionsBuilder::new().tag(tag).build();
-    let mut stream = runner.docker().push_image(repository, Some(options), None);
+    let credentials = credentials.map(|c| DockerCredentials {
+        username: Some(c.username.clone()),
+        password: Some(c.password.clone()),
+        serveraddress: repository.split_once('/').map(|(host, _)| host.to_owned()),
+        ..Default::default()
+    });
+    let mut stream = runner
+        .docker()
+        .push_image(repository, Some(options), credentials);
     while let Some(item) = stream.next().await {
         item.unwrap_or_else(|e| panic!("pushing {repository}:{tag}: {e}"));
     }
@@ -203,7 +221,7 @@ async fn app_image_is_pulled_from_the_registry_by_its_checksum() {
     // The app owner's side: build, `docker push`, read the RepoDigest = the on-chain checksum.
     build_unique_hello(runner, &reference).await;
     let t0 = Instant::now();
-    let digest = push(runner, &repository, &tag).await;
+    let digest = push(runner, &repository, &tag, None).await;
     let push_time = t0.elapsed();
     let image_id = runner
         .docker()
@@ -308,4 +326,128 @@ async fn unreachable_registry_and_unpushed_image_are_image_missing_with_their_re
     let f = failed(run_replicate(&w.spec("bad image:1", checksum, "x"), &w.ctx).await);
     assert_eq!(f.cause, FailureCause::AppImageMissing);
     assert!(f.message.contains("is invalid"), "{}", f.message);
+}
+
+/// The basic-auth registry's `host:port` and `user:password` (scripts/lib/registry.sh).
+fn auth_registry() -> (String, RegistryCredentials) {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name} is unset: run scripts/test.d/60-docker.sh, which starts the test \
+                 registries (scripts/lib/registry.sh ensure_registry) and these tests"
+                )
+            })
+    };
+    let host = var("ARCA_TEST_AUTH_REGISTRY");
+    let credentials = var("ARCA_TEST_AUTH_REGISTRY_CREDENTIALS");
+    let (username, password) = credentials.split_once(':').unwrap();
+    (
+        host,
+        RegistryCredentials {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        },
+    )
+}
+
+#[tokio::test]
+async fn private_registry_needs_the_workers_credentials() {
+    let (host, credentials) = auth_registry();
+    let w = worker().await;
+    let runner = w.ctx.runner.clone();
+    let repository = format!("{host}/arca-test/hello-world");
+    let tag = format!("r{}", nonce());
+    let reference = format!("{repository}:{tag}");
+    build_unique_hello(&runner, &reference).await;
+    let digest = push(&runner, &repository, &tag, Some(&credentials)).await;
+    let image_id = runner
+        .docker()
+        .inspect_image(&reference)
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    remove_image(&runner, &image_id).await;
+    let checksum = B256::from(digest.0);
+
+    // No credentials for this registry: refused, and the message says how to give them.
+    let f = failed(run_replicate(&w.spec(&reference, checksum, "test"), &w.ctx).await);
+    assert_eq!(
+        (f.stage, &f.cause),
+        (Stage::AppDownload, &FailureCause::AppImageMissing)
+    );
+    for part in [
+        format!("the registry {host} refused to serve"),
+        "without valid credentials".to_owned(),
+        format!("ARCA_REGISTRY_AUTH={host}=user:password"),
+    ] {
+        assert!(f.message.contains(&part), "{part:?} not in: {}", f.message);
+    }
+
+    // A wrong password is the same cause.
+    let with = |c: RegistryCredentials| {
+        let mut ctx = w.ctx.clone();
+        ctx.runner = runner.clone().with_pull_settings(PullSettings {
+            auth: HashMap::from([(host.clone(), c)]),
+            ..PullSettings::default()
+        });
+        ctx
+    };
+    let wrong = with(RegistryCredentials {
+        username: credentials.username.clone(),
+        password: "not-the-password".into(),
+    });
+    let f = failed(run_replicate(&w.spec(&reference, checksum, "test"), &wrong).await);
+    assert_eq!(f.cause, FailureCause::AppImageMissing);
+    assert!(
+        f.message.contains("without valid credentials"),
+        "{}",
+        f.message
+    );
+    // The password never appears in what the requester reads.
+    assert!(!f.message.contains("not-the-password"), "{}", f.message);
+
+    // With the worker's credentials for that host (ARCA_REGISTRY_AUTH): pulled and run.
+    let right = with(credentials);
+    let c = computed(run_replicate(&w.spec(&reference, checksum, "test"), &right).await);
+    assert_eq!(c.logs.stdout.trim(), "Hello, test!");
+    remove_image(&runner, &image_id).await;
+}
+
+#[tokio::test]
+async fn a_registry_that_never_answers_is_abandoned_at_the_pull_timeout() {
+    let _ = registry();
+    let w = worker().await;
+    // Accepts connections and never answers: the daemon's request hangs until we give up.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut ctx = w.ctx.clone();
+    ctx.runner = ctx.runner.clone().with_pull_settings(PullSettings {
+        timeout: Duration::from_secs(2),
+        ..PullSettings::default()
+    });
+    let image = format!("127.0.0.1:{port}/arca-test/hello-world:1");
+    let t0 = Instant::now();
+    let f = failed(run_replicate(&w.spec(&image, B256::repeat_byte(0x24), "x"), &ctx).await);
+    let took = t0.elapsed();
+    assert_eq!(
+        (f.stage, &f.cause),
+        (Stage::AppDownload, &FailureCause::AppImageMissing)
+    );
+    assert!(
+        f.message.contains("did not finish within 2s")
+            && f.message.contains("ARCA_PULL_TIMEOUT_SECS"),
+        "{}",
+        f.message
+    );
+    assert!(took < Duration::from_secs(10), "gave up after {took:?}");
 }
