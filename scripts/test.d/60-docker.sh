@@ -16,3 +16,4 @@ trap stop_registry EXIT
 ensure_registry
 echo "registry: $ARCA_TEST_REGISTRY ready"
 cargo test -p arca-worker --locked --features docker-tests
+cargo test -p arca-scheduler --locked --features docker-tests --test replication_docker

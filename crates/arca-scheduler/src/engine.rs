@@ -81,6 +81,21 @@ pub fn needs_more_contributions(trust: u64, replicates: &[ReplicateRow]) -> bool
     best * trust <= total * (trust - 1)
 }
 
+/// Why a REJECTED replicate (which has no failure of its own) was rejected, for its view: its
+/// contribution lost the vote, or it won a consensus nobody revealed in time (reopen).
+fn rejection_reason(r: &ReplicateRow, ct: Option<&Task>) -> Option<String> {
+    if r.status != ReplicateStatus::Rejected {
+        return None;
+    }
+    let consensus = ct.map(|c| c.consensusValue).filter(|v| *v != B256::ZERO);
+    Some(match (r.result_hash, consensus) {
+        (Some(hash), Some(consensus)) if hash != consensus => format!(
+            "its contribution (result hash {hash}) differs from the consensus ({consensus}): it may not be revealed, earns no reward, and its stake is seized and its score cut by a third when the task completes"
+        ),
+        _ => "nobody revealed the consensus it contributed to before the reveal deadline: the task was reopened and this contribution rejected (its stake is seized if the task completes)".into(),
+    })
+}
+
 /// The request params of §2.6; a params string that is not a JSON object is the args.
 pub fn decode_params(params: &str) -> DealParams {
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(params) else {
@@ -859,7 +874,11 @@ impl Engine {
                     status: r.status,
                     stage: r.failure.as_ref().map(|f| f.stage),
                     cause,
-                    message: r.failure.as_ref().map(|f| f.message.clone()),
+                    message: r
+                        .failure
+                        .as_ref()
+                        .map(|f| f.message.clone())
+                        .or_else(|| rejection_reason(r, ct.as_ref())),
                     exit_code: exit_code(r),
                     txs: r.txs.clone(),
                 }

@@ -199,3 +199,97 @@ pub async fn advance_time(stack: &Stack, secs: u64) {
         .await
         .expect("evm_mine");
 }
+
+/// Gives `who` `nrlc` nRLC from the admin and deposits them into its escrow account (what a
+/// requester pays with, a pool owner and workers stake from).
+pub async fn fund_rlc(stack: &Stack, who: &PrivateKeySigner, nrlc: u64) {
+    stack
+        .client(&stack.actors.admin)
+        .await
+        .send_rlc(who.address(), U256::from(nrlc))
+        .await
+        .expect("sending RLC");
+    stack
+        .client(who)
+        .await
+        .deposit(U256::from(nrlc))
+        .await
+        .expect("depositing RLC");
+}
+
+/// Like `Stack::deal`, but with a priced app order (`app_price`) and workerpool order
+/// (`pool_price`; the pool owner stakes 30% of it, each contributing worker the pool's
+/// `workerStakeRatio`%), requested at exactly those prices. The testkit's deals are free, and
+/// a stake of 0 shows nothing. Returns the deal id.
+pub async fn priced_deal(
+    stack: &Stack,
+    spec: &arca_testkit::DealSpec,
+    app_price: u64,
+    pool_price: u64,
+) -> B256 {
+    use arca_client::orders::{self, UnsignedOrder, typed};
+    assert!(
+        spec.dataset.is_none(),
+        "priced_deal matches no dataset order"
+    );
+    let a = &stack.actors;
+    let client = stack.client(&spec.requester).await;
+    let domain = client.domain();
+    let sign = |order, signer: &PrivateKeySigner| {
+        orders::sign(order, signer, &domain).expect("signing an order")
+    };
+    let volume = U256::from(spec.volume);
+    let app = sign(
+        UnsignedOrder::App(typed::AppOrder {
+            app: spec.app,
+            appprice: U256::from(app_price),
+            volume,
+            tag: spec.app_tag,
+            datasetrestrict: Address::ZERO,
+            workerpoolrestrict: Address::ZERO,
+            requesterrestrict: Address::ZERO,
+            salt: B256::ZERO,
+        }),
+        &a.app_owner,
+    );
+    let pool = sign(
+        UnsignedOrder::Workerpool(typed::WorkerpoolOrder {
+            workerpool: spec.workerpool,
+            workerpoolprice: U256::from(pool_price),
+            volume,
+            tag: spec.workerpool_tag,
+            category: U256::from(spec.category),
+            trust: U256::from(spec.trust),
+            apprestrict: Address::ZERO,
+            datasetrestrict: Address::ZERO,
+            requesterrestrict: Address::ZERO,
+            salt: B256::ZERO,
+        }),
+        &a.scheduler,
+    );
+    let request = sign(
+        UnsignedOrder::Request(typed::RequestOrder {
+            app: spec.app,
+            appmaxprice: U256::from(app_price),
+            dataset: Address::ZERO,
+            datasetmaxprice: U256::ZERO,
+            workerpool: spec.workerpool,
+            workerpoolmaxprice: U256::from(pool_price),
+            requester: spec.requester.address(),
+            volume,
+            tag: spec.tag,
+            category: U256::from(spec.category),
+            trust: U256::from(spec.trust),
+            beneficiary: spec.requester.address(),
+            callback: Address::ZERO,
+            params: spec.params.clone(),
+            salt: B256::ZERO,
+        }),
+        &spec.requester,
+    );
+    client
+        .match_orders(&app, None, &pool, &request)
+        .await
+        .expect("matching the priced orders")
+        .0
+}
