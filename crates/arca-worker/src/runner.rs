@@ -488,6 +488,14 @@ impl ContainerRunner {
             Err(DockerError::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(None),
+            // Shapes ImageRef::parse lets through but Docker refuses (upper case, odd characters).
+            Err(DockerError::DockerResponseServerError {
+                status_code: 400,
+                message,
+            }) => Err(Error::InvalidImageReference {
+                image: reference.to_owned(),
+                reason: message,
+            }),
             Err(e) => Err(self.api_error("inspect image", e)),
         }
     }

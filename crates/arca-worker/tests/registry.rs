@@ -322,10 +322,19 @@ async fn unreachable_registry_and_unpushed_image_are_image_missing_with_their_re
         assert!(f.message.contains(&part), "{part:?} not in: {}", f.message);
     }
 
-    // A malformed multiaddr is refused before the daemon is asked anything.
-    let f = failed(run_replicate(&w.spec("bad image:1", checksum, "x"), &w.ctx).await);
-    assert_eq!(f.cause, FailureCause::AppImageMissing);
-    assert!(f.message.contains("is invalid"), "{}", f.message);
+    // A malformed multiaddr is refused with the reason, by Arca or by the daemon.
+    for (bad, reason) in [
+        ("bad image:1", "whitespace"),
+        ("Arca/Upper:1", "repository name must be lowercase"),
+    ] {
+        let f = failed(run_replicate(&w.spec(bad, checksum, "x"), &w.ctx).await);
+        assert_eq!(f.cause, FailureCause::AppImageMissing);
+        assert!(
+            f.message.contains("is invalid") && f.message.contains(reason),
+            "{}",
+            f.message
+        );
+    }
 }
 
 /// The basic-auth registry's `host:port` and `user:password` (scripts/lib/registry.sh).
