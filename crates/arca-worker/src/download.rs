@@ -7,7 +7,8 @@
 //!   Arca's result store, which serves `/ipfs/<cid>`); `file://…` only under directories the
 //!   operator allowed, because a requester names these URLs and would otherwise have the worker
 //!   copy any local file it can read (its own key, other tasks' data) into the app's inputs.
-//!   `https://` needs TLS, which this build's HTTP client does not include: the error says so.
+//!   `https://` is verified against the system's roots (`/etc/ssl/certs`); an operator whose
+//!   files sit behind a private CA adds it with `SSL_CERT_FILE` / `SSL_CERT_DIR`, as for curl.
 //! - Every download is written to a temporary file in the destination directory, hashed while
 //!   streaming, capped in size, and renamed into place only when complete.
 
@@ -68,16 +69,11 @@ pub fn resolve(url: &str, ipfs_gateway: Option<&str>) -> Result<Source> {
         }
         return Ok(Source::File(path));
     }
-    if url_trimmed.starts_with("http://") {
+    if url_trimmed.starts_with("http://") || url_trimmed.starts_with("https://") {
         return Ok(Source::Http(url_trimmed.to_owned()));
     }
-    if url_trimmed.starts_with("https://") {
-        return Err(bad(
-            "https:// is not supported by this worker build (its HTTP client has no TLS); publish the file over http://, IPFS (/ipfs/<cid>) or a file:// path the worker allows".into(),
-        ));
-    }
     Err(bad(
-        "unsupported URL: expected http://…, /ipfs/<cid>, ipfs://<cid> or file:///…".into(),
+        "unsupported URL: expected http(s)://…, /ipfs/<cid>, ipfs://<cid> or file:///…".into(),
     ))
 }
 
@@ -197,7 +193,7 @@ pub async fn fetch(url: &str, dest: &Path, opts: &FetchOptions<'_>) -> Result<Do
                 .get(&http_url)
                 .send()
                 .await
-                .map_err(|e| fail(format!("GET {http_url}: {e}")))?;
+                .map_err(|e| fail(format!("GET {http_url}: {}", error_chain(&e))))?;
             let status = response.status();
             if !status.is_success() {
                 return Err(fail(format!("GET {http_url} answered HTTP {status}")));
@@ -211,7 +207,7 @@ pub async fn fetch(url: &str, dest: &Path, opts: &FetchOptions<'_>) -> Result<Do
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| fail(format!("reading GET {http_url}: {e}")))?
+                .map_err(|e| fail(format!("reading GET {http_url}: {}", error_chain(&e))))?
             {
                 len += chunk.len() as u64;
                 if len > opts.max_bytes {
@@ -227,6 +223,22 @@ pub async fn fetch(url: &str, dest: &Path, opts: &FetchOptions<'_>) -> Result<Do
         sha256: hasher.finalize().into(),
         len,
     })
+}
+
+/// The error and its causes on one line: reqwest's own message ("error sending request") hides
+/// the reason a user can act on (connection refused, certificate not trusted, name mismatch).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn finish(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<()> {
@@ -300,6 +312,10 @@ mod tests {
             Source::Http("http://h/a".into())
         );
         assert_eq!(
+            resolve(" https://h/a", None).unwrap(),
+            Source::Http("https://h/a".into())
+        );
+        assert_eq!(
             resolve("file:///data/x", None).unwrap(),
             Source::File("/data/x".into())
         );
@@ -307,7 +323,6 @@ mod tests {
             ("/ipfs/QmX", "no IPFS gateway"),
             ("/ipfs/", "needs a CID"),
             ("file://rel/x", "absolute path"),
-            ("https://h/a", "no TLS"),
             ("ftp://h/a", "unsupported URL"),
         ] {
             let err = resolve(url, None).unwrap_err().to_string();

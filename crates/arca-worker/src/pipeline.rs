@@ -110,13 +110,15 @@ impl PipelineContext {
 }
 
 /// The HTTP client of [`PipelineContext::new`]: no overall timeout (a dataset may take long to
-/// download), but a stalled connection fails instead of holding the replicate forever.
+/// download), but a stalled connection fails instead of holding the replicate forever. `https://`
+/// is verified against the system's roots; `SSL_CERT_FILE` / `SSL_CERT_DIR` add a private CA.
 pub fn default_http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(30))
         .read_timeout(Duration::from_secs(120))
         .build()
-        // Only TLS backend initialisation can fail, and this build has none.
+        // Only the TLS backend's initialisation can fail, and it has nothing to load up front
+        // (the platform verifier reads the roots at the first handshake).
         .unwrap_or_default()
 }
 
