@@ -297,17 +297,6 @@ pub trait SchedulerApi: Send + Sync {
     ) -> BoxFuture<'_, Result<NextAction, ApiError>>;
 }
 
-/// Why the agent could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    /// The chain could not be reached or its configuration is wrong.
-    #[error("chain: {0}")]
-    Chain(#[from] arca_client::ClientError),
-    /// The configuration is invalid.
-    #[error("agent configuration: {0}")]
-    Config(String),
-}
-
 /// How to run a worker agent.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -385,12 +374,13 @@ pub async fn spawn(
     config: AgentConfig,
     api: Arc<dyn SchedulerApi>,
     execute: Arc<dyn Execute>,
-) -> Result<AgentHandle, AgentError> {
+) -> crate::Result<AgentHandle> {
     if config.max_parallel == 0 {
-        return Err(AgentError::Config(
-            "max_parallel is 0: set it to the number of replicates this worker may run at once (≥ 1)"
+        return Err(crate::Error::InvalidConfig {
+            name: "max_parallel",
+            reason: "is 0: set it to the number of replicates this worker may run at once (≥ 1)"
                 .into(),
-        ));
+        });
     }
     let chain = Client::connect("worker", &config.chain, Some(config.signer.clone())).await?;
     let inner = Arc::new(Inner {

@@ -157,10 +157,14 @@ pub enum Error {
         detail: String,
     },
 
-    /// A worker setting read from the environment is malformed.
+    /// The chain could not be reached or its configuration is wrong (agent start).
+    #[error("chain: {0}")]
+    Chain(#[from] arca_client::ClientError),
+
+    /// A worker setting is malformed.
     #[error("invalid {name}: {reason}")]
     InvalidConfig {
-        /// The variable (`ARCA_REGISTRY_AUTH`, `ARCA_PULL_TIMEOUT_SECS`).
+        /// The setting (`ARCA_REGISTRY_AUTH`, `ARCA_PULL_TIMEOUT_SECS`, `max_parallel`).
         name: &'static str,
         /// What is wrong and the expected form (never the secret itself).
         reason: String,
