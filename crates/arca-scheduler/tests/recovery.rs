@@ -4,8 +4,7 @@
 
 mod common;
 
-use alloy::primitives::{Address, B256, U256};
-use arca_client::orders::{self, UnsignedOrder, typed};
+use alloy::primitives::{B256, U256};
 use arca_client::poco::task_status_name;
 use arca_testkit::{DealSpec, Stack};
 use arca_worker::agent::ReplicateStatus;
@@ -71,68 +70,6 @@ async fn a_restarted_scheduler_resumes_the_task_and_its_workers_log_in_again() {
     second.shutdown().await;
 }
 
-/// Signs and matches free app/request orders with a *priced* workerpool order (the testkit's
-/// deals are free, and a refund of 0 would show nothing).
-async fn priced_deal(stack: &Stack, app: Address, pool: Address, price: u64) -> B256 {
-    let a = &stack.actors;
-    let client = stack.client(&a.requester).await;
-    let domain = client.domain();
-    let sign = |o, s| orders::sign(o, s, &domain).unwrap();
-    let app_order = sign(
-        UnsignedOrder::App(typed::AppOrder {
-            app,
-            appprice: U256::ZERO,
-            volume: U256::from(1),
-            tag: B256::ZERO,
-            datasetrestrict: Address::ZERO,
-            workerpoolrestrict: Address::ZERO,
-            requesterrestrict: Address::ZERO,
-            salt: B256::ZERO,
-        }),
-        &a.app_owner,
-    );
-    let pool_order = sign(
-        UnsignedOrder::Workerpool(typed::WorkerpoolOrder {
-            workerpool: pool,
-            workerpoolprice: U256::from(price),
-            volume: U256::from(1),
-            tag: B256::ZERO,
-            category: U256::ZERO,
-            trust: U256::from(1),
-            apprestrict: Address::ZERO,
-            datasetrestrict: Address::ZERO,
-            requesterrestrict: Address::ZERO,
-            salt: B256::ZERO,
-        }),
-        &a.scheduler,
-    );
-    let request = sign(
-        UnsignedOrder::Request(typed::RequestOrder {
-            app,
-            appmaxprice: U256::ZERO,
-            dataset: Address::ZERO,
-            datasetmaxprice: U256::ZERO,
-            workerpool: pool,
-            workerpoolmaxprice: U256::from(price),
-            requester: a.requester.address(),
-            volume: U256::from(1),
-            tag: B256::ZERO,
-            category: U256::ZERO,
-            trust: U256::from(1),
-            beneficiary: a.requester.address(),
-            callback: Address::ZERO,
-            params: "{}".into(),
-            salt: B256::ZERO,
-        }),
-        &a.requester,
-    );
-    client
-        .match_orders(&app_order, None, &pool_order, &request)
-        .await
-        .expect("matching the priced orders")
-        .0
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_final_deadline_the_scheduler_claims_and_the_requester_is_refunded() {
     init_tracing();
@@ -143,23 +80,15 @@ async fn past_the_final_deadline_the_scheduler_claims_and_the_requester_is_refun
     // RLC for the requester (pays) and the pool owner (stakes 30% of the price per task)
     let admin = stack.client(&a.admin).await;
     for who in [&a.requester, &a.scheduler] {
-        admin
-            .send_rlc(who.address(), U256::from(1_000))
-            .await
-            .unwrap();
-        stack
-            .client(who)
-            .await
-            .deposit(U256::from(1_000))
-            .await
-            .unwrap();
+        fund_rlc(&stack, who, 1_000).await;
     }
     let requester = stack.client(&a.requester).await;
     let data = tempfile::tempdir().unwrap();
     let scheduler = scheduler(&stack, pool, data.path()).await;
     let url = scheduler.url();
 
-    let task_id = Stack::task_id(priced_deal(&stack, app, pool, 100).await, 0);
+    let deal = priced_deal(&stack, &DealSpec::new(&stack, app, pool), 0, 100).await;
+    let task_id = Stack::task_id(deal, 0);
     // no worker ever comes: the task waits, initialized, with its deadlines shown
     let view = wait_task(&url, task_id, 30, |v| v.status == "INITIALIZED").await;
     assert_eq!(view.stage, "initialized; waiting for a worker");
