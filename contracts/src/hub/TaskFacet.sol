@@ -9,10 +9,14 @@ import {IexecLibCore_v5} from "../interfaces/IexecTypes.sol";
 /// @title TaskFacet
 /// @notice The task lifecycle of a deal (PoCo's "Poco2"): initialize, contribute (with the
 /// scheduler's authorization and, for TEE tasks, the enclave's signature), consensus, reveal,
-/// reopen, finalize with reward distribution, the TEE fast path contributeAndFinalize, and
-/// claim (refund after the final deadline). Requirement failures revert without a reason,
+/// reopen, finalize with reward distribution, the TEE fast path contributeAndFinalize, claim
+/// (refund after the final deadline) and Arca's abortTask (the same refund, earlier, by the
+/// workerpool owner). Requirement failures revert without a reason,
 /// exactly like PoCo.
 contract TaskFacet is HubBase {
+    /// Arca extension: the workerpool owner ended the task before its final deadline
+    /// (`abortTask`); `cause` is the digest of the scheduler's failure record.
+    event TaskAborted(bytes32 indexed taskid, bytes32 cause);
 
     /// The deal fields the lifecycle needs, unpacked once per call.
     struct DealView {
@@ -299,6 +303,46 @@ contract TaskFacet is HubBase {
         HubStorage.PackedTask storage t = s.tasks[taskid];
         require(t.status == IexecLibCore_v5.TaskStatusEnum.ACTIVE || t.status == IexecLibCore_v5.TaskStatusEnum.REVEALING);
         require(t.finalDeadline <= block.timestamp);
+        _failTask(s, t, taskid);
+    }
+
+    /// @notice Arca extension (not in PoCo): the deal's workerpool owner ends a task it knows
+    /// cannot succeed (e.g. the app exited with an error on several workers) before the final
+    /// deadline, instead of leaving the requester's funds locked until `claim` is possible.
+    /// @dev The outcome is exactly `claim`'s (same private payout, `_failTask`): the task is
+    /// FAILED, the sponsor gets the full task price back, the pool's stake is seized to the
+    /// kitty and every contributor's stake is unlocked. So ending early can never hurt the
+    /// requester (refunded in full, as by claim) or the workers (stakes back, as by claim),
+    /// and it gives the pool no gain over waiting (it loses its stake either way): it only
+    /// shortens the wait. Only the pool owner may call it, because only the scheduler knows
+    /// why its workers failed. It is allowed only while the task is ACTIVE (no consensus
+    /// reached: a REVEALING task has a result the workers are paid for by finalize) and before
+    /// the final deadline (after it, anyone may `claim`). `TaskClaimed` is emitted as by claim,
+    /// so PoCo clients and explorers see a claimed task; `TaskAborted` adds the cause, the
+    /// digest of the scheduler's failure record (opaque to the hub).
+    /// @param taskid the task to end
+    /// @param cause digest of why it is ended (Arca's scheduler: keccak256 of its failure cause)
+    function abortTask(bytes32 taskid, bytes32 cause) external onlyScheduler(taskid) {
+        HubStorage.Layout storage s = HubStorage.get();
+        HubStorage.PackedTask storage t = s.tasks[taskid];
+        require(t.status == IexecLibCore_v5.TaskStatusEnum.ACTIVE);
+        require(t.finalDeadline > block.timestamp);
+        _failTask(s, t, taskid);
+        emit TaskAborted(taskid, cause);
+    }
+
+    function claimArray(bytes32[] calldata taskids) external returns (bool) {
+        for (uint256 i = 0; i < taskids.length; ++i) {
+            claim(taskids[i]);
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- payouts
+
+    /// The payout of a failed task, shared by claim and abortTask: refund the sponsor, seize
+    /// the pool's stake to the kitty, unlock the contributors' stakes.
+    function _failTask(HubStorage.Layout storage s, HubStorage.PackedTask storage t, bytes32 taskid) private {
         t.status = IexecLibCore_v5.TaskStatusEnum.FAILED;
         DealView memory d = _dealView(s.deals[t.dealid]);
         uint256 poolStake = d.workerpoolPrice * WORKERPOOL_STAKE_RATIO / 100;
@@ -313,15 +357,6 @@ contract TaskFacet is HubBase {
         }
         emit TaskClaimed(taskid);
     }
-
-    function claimArray(bytes32[] calldata taskids) external returns (bool) {
-        for (uint256 i = 0; i < taskids.length; ++i) {
-            claim(taskids[i]);
-        }
-        return true;
-    }
-
-    // ---------------------------------------------------------------- payouts
 
     function _successWork(HubStorage.Layout storage s, DealView memory d, bytes32 taskid) private {
         _seize(d.sponsor, d.appPrice + d.datasetPrice + d.workerpoolPrice, taskid);
