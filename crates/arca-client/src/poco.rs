@@ -1,6 +1,7 @@
 //! The deal and task side of PoCo (iexec-protocol.md §1.5, §1.8): matching orders into a deal,
 //! reading deals and tasks, and the task lifecycle calls a scheduler and its workers send
-//! (initialize, contribute, reveal, finalize, contributeAndFinalize, claim).
+//! (initialize, contribute, reveal, finalize, contributeAndFinalize, claim, and Arca's
+//! abortTask).
 
 use crate::client::{PocoOrder, call_err, to_poco};
 use crate::orders::SignedOrder;
@@ -230,6 +231,17 @@ impl Client {
     pub async fn claim(&self, task_id: B256) -> Result<Sent> {
         let call = self.hub().claim(task_id).from(self.from()?);
         self.confirm("claiming the task", call.send().await).await
+    }
+
+    /// `abortTask` (Arca's extension): the deal's workerpool owner fails an ACTIVE task before
+    /// its final deadline, with claim's exact payout (requester refunded, pool stake to the
+    /// kitty, contributors' stakes unlocked). `cause` is the digest of why (emitted in
+    /// `TaskAborted`). Reverts unless the sender owns the deal's pool and the task is ACTIVE
+    /// before its final deadline.
+    pub async fn abort_task(&self, task_id: B256, cause: B256) -> Result<Sent> {
+        let call = self.hub().abortTask(task_id, cause).from(self.from()?);
+        self.confirm("ending the task early (abortTask)", call.send().await)
+            .await
     }
 }
 
