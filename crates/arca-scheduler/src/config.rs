@@ -49,10 +49,16 @@ pub struct SchedulerConfig {
     pub from_block: u64,
     /// A worker not heard from for this long gets no new replicate.
     pub worker_timeout: Duration,
+    /// End a task early (`abortTask`: the requester is refunded now rather than at the final
+    /// deadline) once this many distinct workers failed it for a cause retrying cannot fix
+    /// (`FailureCause::is_deterministic`). The threshold used is the smaller of this and the
+    /// number of workers alive (nobody else would retry); 0 disables ending early.
+    pub fail_early_after: u32,
 }
 
 impl SchedulerConfig {
-    /// Defaults: listen on 127.0.0.1:13000 (iexec-core's port), poll every 2 s, scan from block 0.
+    /// Defaults: listen on 127.0.0.1:13000 (iexec-core's port), poll every 2 s, scan from block 0,
+    /// end a task early after 2 deterministic failures.
     pub fn new(chain: ChainConf, owner: PrivateKeySigner, workerpool: Address) -> Self {
         Self {
             chain,
@@ -66,6 +72,7 @@ impl SchedulerConfig {
             poll_interval: Duration::from_secs(2),
             from_block: 0,
             worker_timeout: Duration::from_secs(60),
+            fail_early_after: 2,
         }
     }
 }

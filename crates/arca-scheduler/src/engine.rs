@@ -1,9 +1,12 @@
 //! The scheduler's work: follow the pool's deals, initialize their tasks, hand replicates to
 //! workers, answer their reports, and drive each task on chain (finalize after the reveals,
-//! reopen when nobody revealed, claim after the final deadline). All decisions are taken from
-//! the chain's state plus the store, so a restarted scheduler carries on where it stopped.
+//! reopen when nobody revealed, claim after the final deadline, or end it early with
+//! `abortTask` when several workers failed it for a cause retrying cannot fix). All decisions
+//! are taken from the chain's state plus the store, so a restarted scheduler carries on where
+//! it stopped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
@@ -21,7 +24,7 @@ use crate::api::{Deadlines, ReplicateLogs, ReplicateView, TaskView};
 use crate::chain::{CONTRIBUTION_PROVED, Chain, LOG_RANGE};
 use crate::config::SchedulerConfig;
 use crate::error::{Result, SchedulerError};
-use crate::store::{ReplicateRow, Store, TaskRow, TaskStatus};
+use crate::store::{ReplicateRow, Store, TaskRow, TaskStatus, WorkerRow};
 
 const ACTIVE: u8 = 1;
 const REVEALING: u8 = 2;
@@ -29,6 +32,8 @@ const COMPLETED: u8 = 3;
 const FAILED: u8 = 4;
 /// Tasks per `initializeArray` transaction.
 const INITIALIZE_BATCH: usize = 50;
+/// The `cause` of a task's `failure` record when the workerpool ended it early (`abortTask`).
+pub const ENDED_EARLY: &str = "ended-early";
 
 /// The scheduler's state and logic, shared by the HTTP handlers and the chain loop.
 #[derive(Debug)]
@@ -39,6 +44,106 @@ pub struct Engine {
     http: reqwest::Client,
     /// Serializes assignments so two workers asking at once cannot over-replicate a task.
     assign: tokio::sync::Mutex<()>,
+    /// When each worker was last heard from by this process (unix seconds). Counts the workers
+    /// alive for the early-fail threshold; empty after a restart until workers come back, and
+    /// then no task is ended early (the store cannot list its workers).
+    seen: Mutex<HashMap<Address, u64>>,
+}
+
+/// Why a task should be ended early: enough distinct workers failed it for a deterministic
+/// cause (see [`early_failure`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyFailure {
+    /// Distinct workers whose replicate failed deterministically.
+    pub workers: usize,
+    /// The last such worker's cause.
+    pub cause: FailureCause,
+    /// The last such worker.
+    pub last_worker: Address,
+    /// The last such worker's message (what the requester can do about it).
+    pub last_message: String,
+}
+
+impl EarlyFailure {
+    /// The kebab-case name of the cause (`app-exit-code`, …).
+    pub fn cause_name(&self) -> String {
+        serde_json::to_value(&self.cause)
+            .ok()
+            .and_then(|v| v.get("cause").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| format!("{:?}", self.cause))
+    }
+
+    /// The `cause` argument of `abortTask`: keccak256 of the cause's JSON as recorded in the
+    /// task's failure (`failureCause`), so anyone holding the record can check the event.
+    pub fn digest(&self) -> B256 {
+        keccak256(serde_json::to_vec(&self.cause).unwrap_or_default())
+    }
+
+    /// The task's `failure` record; `tx` is the `abortTask` transaction once it is mined.
+    pub fn record(&self, tx: Option<B256>) -> Value {
+        let name = self.cause_name();
+        let mut message = format!(
+            "the workerpool ended the task early, before its final deadline: {} worker(s) failed it with {name}, a cause retrying elsewhere cannot fix (last worker {}: {})",
+            self.workers, self.last_worker, self.last_message
+        );
+        match tx {
+            Some(tx) => message.push_str(&format!(
+                "; the task was claimed on chain (abortTask, tx {tx}) and the requester was refunded in full"
+            )),
+            None => message
+                .push_str("; abortTask is being sent, which refunds the requester in full"),
+        }
+        json!({
+            "cause": ENDED_EARLY,
+            "endedBy": "workerpool",
+            "reason": name,
+            "failureCause": self.cause,
+            "causeDigest": self.digest(),
+            "workers": self.workers,
+            "lastWorker": self.last_worker,
+            "lastWorkerMessage": self.last_message,
+            "refunded": tx.is_some(),
+            "abortTx": tx,
+            "message": message,
+        })
+    }
+}
+
+/// The early-fail threshold: `fail_early_after` distinct workers, at most the workers alive
+/// (nobody else would retry), `None` when disabled (0) or when no worker is known alive (after
+/// a restart: wait for them rather than judge on a partial view).
+pub fn fail_early_threshold(configured: u32, alive: usize) -> Option<usize> {
+    let threshold = (configured as usize).min(alive);
+    (threshold > 0).then_some(threshold)
+}
+
+/// Whether `threshold` distinct workers failed these replicates for a deterministic cause
+/// ([`FailureCause::is_deterministic`]); the last of them (assignment order) names the cause.
+pub fn early_failure(replicates: &[ReplicateRow], threshold: usize) -> Option<EarlyFailure> {
+    let mut workers = BTreeSet::new();
+    let mut last = None;
+    for r in replicates {
+        if let Some(f) = r
+            .failure
+            .as_ref()
+            .filter(|f| r.status.is_failure() && f.cause.is_deterministic())
+        {
+            workers.insert(r.worker);
+            last = Some((r.worker, f));
+        }
+    }
+    let (last_worker, f) = last?;
+    (threshold > 0 && workers.len() >= threshold).then(|| EarlyFailure {
+        workers: workers.len(),
+        cause: f.cause.clone(),
+        last_worker,
+        last_message: f.message.clone(),
+    })
+}
+
+/// A `failure` record saying the task was ended early (final, or decided and being sent).
+fn is_ended_early(failure: Option<&Value>) -> bool {
+    failure.is_some_and(|f| f["cause"] == ENDED_EARLY)
 }
 
 /// The consensus weight of a worker with `score` (PoCo: `max(score / 3, 3) − 1`).
@@ -184,7 +289,30 @@ impl Engine {
             config,
             http: reqwest::Client::new(),
             assign: tokio::sync::Mutex::new(()),
+            seen: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Records a login, heartbeat or report of a worker (store, and the alive count).
+    pub(crate) fn worker_seen(&self, w: &WorkerRow) -> Result<()> {
+        self.store.upsert_worker(w)?;
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(w.address, w.last_seen);
+        Ok(())
+    }
+
+    /// Workers heard from within `worker_timeout`.
+    fn workers_alive(&self) -> usize {
+        let now = crate::server::unix_now();
+        let timeout = self.config.worker_timeout.as_secs();
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|&&last| now.saturating_sub(last) <= timeout)
+            .count()
     }
 
     /// One round of chain work: new deals, initializations, every open task.
@@ -389,10 +517,32 @@ impl Engine {
         let final_deadline = u64::try_from(ct.finalDeadline).unwrap_or(u64::MAX);
         match ct.status {
             COMPLETED => self.completed(task, &ct).await,
-            FAILED => self.failed(
-                task,
-                json!({"cause": "claimed", "message": "the task was claimed after its final deadline without a result; the requester was refunded"}),
-            ),
+            FAILED => {
+                let failure = match task.failure.take() {
+                    // our abortTask was mined but the row was not settled (crash, or a lost
+                    // answer): the decision recorded before sending it says why
+                    Some(mut f) if is_ended_early(Some(&f)) => {
+                        f["refunded"] = json!(true);
+                        f["message"] = json!(format!(
+                            "{}; the task is FAILED on chain: the requester was refunded in full",
+                            f["message"].as_str().unwrap_or_default()
+                        ));
+                        f
+                    }
+                    // claim is impossible before the final deadline: only the workerpool owner
+                    // can fail a task earlier (abortTask), e.g. another instance of this pool
+                    _ if now < final_deadline => json!({
+                        "cause": ENDED_EARLY,
+                        "endedBy": "workerpool",
+                        "refunded": true,
+                        "message": "the workerpool ended the task early, before its final deadline (abortTask); the requester was refunded in full",
+                    }),
+                    _ => {
+                        json!({"cause": "claimed", "message": "the task was claimed after its final deadline without a result; the requester was refunded"})
+                    }
+                };
+                self.failed(task, failure)
+            }
             ACTIVE | REVEALING if now >= final_deadline => {
                 let tx = self.chain.claim(task.task_id).await?;
                 tracing::info!(task_id = %task.task_id, %tx, "final deadline passed: claimed");
@@ -405,8 +555,18 @@ impl Engine {
                     }),
                 )
             }
-            REVEALING => self.revealing(task, &ct, now).await,
+            REVEALING => {
+                // a consensus came first: an early end decided meanwhile is void
+                if is_ended_early(task.failure.as_ref()) {
+                    task.failure = None;
+                    self.store.save_task(&task)?;
+                }
+                self.revealing(task, &ct, now).await
+            }
             ACTIVE => {
+                if self.end_early_if_due(&mut task, &ct).await? {
+                    return Ok(());
+                }
                 let contribution = u64::try_from(ct.contributionDeadline).unwrap_or(u64::MAX);
                 let note = (now >= contribution).then(|| {
                     format!(
@@ -429,6 +589,52 @@ impl Engine {
                 task_status_name(other)
             ))),
         }
+    }
+
+    /// The early-fail policy on an ACTIVE task: once enough distinct workers failed it for a
+    /// deterministic cause ([`early_failure`], threshold [`fail_early_threshold`]), send
+    /// `abortTask` so the requester is refunded now instead of at the final deadline (the
+    /// payout is claim's; the pool loses its stake either way). Not while a contribution is on
+    /// chain: a worker that did contribute keeps its chance of a consensus. The decision is
+    /// stored before the transaction, so a restart after it was mined settles the row with it
+    /// (the FAILED arm of [`Self::drive`]); a decision no longer due is withdrawn.
+    async fn end_early_if_due(&self, task: &mut TaskRow, ct: &Task) -> Result<bool> {
+        let decided = is_ended_early(task.failure.as_ref());
+        let due = if self.config.fail_early_after == 0 || !ct.contributors.is_empty() {
+            None
+        } else {
+            let Some(threshold) =
+                fail_early_threshold(self.config.fail_early_after, self.workers_alive())
+            else {
+                // no worker heard from yet (restart): keep any decision until they are back
+                return Ok(false);
+            };
+            early_failure(&self.store.replicates(task.task_id)?, threshold)
+        };
+        let Some(early) = due else {
+            if decided {
+                task.failure = None;
+                task.note = None;
+                self.store.save_task(task)?;
+            }
+            return Ok(false);
+        };
+        task.failure = Some(early.record(None));
+        task.note = Some(format!(
+            "ending the task early (abortTask): {} worker(s) failed it with {}",
+            early.workers,
+            early.cause_name()
+        ));
+        self.store.save_task(task)?;
+        let tx = self
+            .chain
+            .client()
+            .abort_task(task.task_id, early.digest())
+            .await?
+            .tx_hash;
+        tracing::warn!(task_id = %task.task_id, %tx, workers = early.workers, cause = %early.cause_name(), "task ended early: the requester is refunded");
+        self.failed(task.clone(), early.record(Some(tx)))?;
+        Ok(true)
     }
 
     async fn revealing(&self, mut task: TaskRow, ct: &Task, now: u64) -> Result<()> {
@@ -560,7 +766,7 @@ impl Engine {
             if !matches!(task.status, TaskStatus::Initialized | TaskStatus::Running) {
                 continue;
             }
-            if task.tee && !w.tee {
+            if task.tee && !w.tee || is_ended_early(task.failure.as_ref()) {
                 continue;
             }
             let Some(challenge) = task.enclave_challenge else {
@@ -915,6 +1121,10 @@ impl Engine {
                 format!("consensus reached; waiting for reveals ({reveals}/{winners})")
             }
             (_, TaskStatus::Completed) => "completed: the result is on chain".into(),
+            (_, TaskStatus::Failed) if is_ended_early(task.failure.as_ref()) => {
+                "failed: ended early by the workerpool, the requester was refunded (see `failure`)"
+                    .into()
+            }
             (_, TaskStatus::Failed) => "failed: see `failure`".into(),
         };
         Ok(TaskView {
@@ -1058,6 +1268,88 @@ mod tests {
                 rep(Created, 0)
             ]
         ));
+    }
+
+    fn failed(worker: u8, cause: FailureCause) -> ReplicateRow {
+        let mut r = rep(ReplicateStatus::ComputeFailed, 0);
+        r.worker = Address::repeat_byte(worker);
+        r.failure = Some(arca_worker::task::Failure {
+            stage: arca_worker::task::Stage::Compute,
+            cause,
+            message: format!("worker {worker} failed"),
+            logs: None,
+        });
+        r
+    }
+
+    #[test]
+    fn early_fail_threshold_is_bounded_by_the_workers_alive() {
+        assert_eq!(fail_early_threshold(2, 5), Some(2));
+        assert_eq!(
+            fail_early_threshold(2, 1),
+            Some(1),
+            "nobody else would retry"
+        );
+        assert_eq!(fail_early_threshold(0, 5), None, "0 disables");
+        assert_eq!(fail_early_threshold(2, 0), None, "no worker seen yet: wait");
+    }
+
+    #[test]
+    fn only_deterministic_failures_of_distinct_workers_count() {
+        let exit = |code| FailureCause::AppExitCode { code };
+        // one worker is not enough at threshold 2, two are; the last one names the cause
+        assert_eq!(early_failure(&[failed(1, exit(1))], 2), None);
+        let e = early_failure(
+            &[
+                failed(1, exit(1)),
+                failed(2, FailureCause::DealParamsInvalid),
+            ],
+            2,
+        )
+        .expect("two deterministic failures");
+        assert_eq!(e.workers, 2);
+        assert_eq!(e.cause, FailureCause::DealParamsInvalid);
+        assert_eq!(e.last_worker, Address::repeat_byte(2));
+        assert_eq!(e.cause_name(), "deal-params-invalid");
+        // failures another worker might not have do not count
+        let flaky = [
+            failed(1, FailureCause::ResultUploadFailed),
+            failed(2, FailureCause::Timeout),
+            failed(3, exit(1)),
+        ];
+        assert_eq!(early_failure(&flaky, 2), None);
+        assert!(early_failure(&flaky, 1).is_some());
+        // a failure record on a replicate that is not failed (e.g. aborted) does not count
+        let mut aborted = failed(4, exit(1));
+        aborted.status = ReplicateStatus::Aborted;
+        assert_eq!(early_failure(&[failed(3, exit(1)), aborted], 2), None);
+        assert_eq!(early_failure(&[], 1), None);
+        assert_eq!(early_failure(&[failed(1, exit(1))], 0), None);
+    }
+
+    #[test]
+    fn deterministic_causes_are_the_apps_and_the_inputs() {
+        use FailureCause::*;
+        for c in [
+            AppExitCode { code: 1 },
+            AppImageMissing,
+            AppChecksumMismatch,
+            DatasetChecksumMismatch,
+            SecretNotReleased,
+            DealParamsInvalid,
+        ] {
+            assert!(c.is_deterministic(), "{c:?}");
+        }
+        for c in [
+            Timeout,
+            ResultUploadFailed,
+            InputDownloadFailed,
+            DatasetDownloadFailed,
+            ChainTransactionFailed,
+            WorkerError,
+        ] {
+            assert!(!c.is_deterministic(), "{c:?}");
+        }
     }
 
     #[test]

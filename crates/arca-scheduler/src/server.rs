@@ -155,7 +155,7 @@ async fn login(
             "maxTasks: must be at least 1".into(),
         ));
     }
-    s.engine.store.upsert_worker(&WorkerRow {
+    s.engine.worker_seen(&WorkerRow {
         address: signer,
         tee: req.info.tee_enabled,
         max_tasks: req.info.max_tasks,
@@ -175,7 +175,7 @@ async fn ping(
     Json(info): Json<WorkerInfo>,
 ) -> Result<StatusCode> {
     let worker = s.worker(&headers)?;
-    s.engine.store.upsert_worker(&WorkerRow {
+    s.engine.worker_seen(&WorkerRow {
         address: worker,
         tee: info.tee_enabled,
         max_tasks: info.max_tasks.max(1),
@@ -188,7 +188,7 @@ async fn available(AxState(s): AxState<State>, headers: HeaderMap) -> Result<Res
     let worker = s.worker(&headers)?;
     if let Some(mut w) = s.engine.store.worker(worker)? {
         w.last_seen = unix_now();
-        s.engine.store.upsert_worker(&w)?;
+        s.engine.worker_seen(&w)?;
     }
     Ok(match s.engine.available(worker).await? {
         Some(spec) => Json(spec).into_response(),
@@ -214,7 +214,7 @@ async fn report(
     // a reporting worker is alive, even if its heartbeat is late
     if let Some(mut w) = s.engine.store.worker(worker)? {
         w.last_seen = unix_now();
-        s.engine.store.upsert_worker(&w)?;
+        s.engine.worker_seen(&w)?;
     }
     let action = s.engine.report(worker, task_id(&id)?, report).await?;
     Ok(Json(action).into_response())

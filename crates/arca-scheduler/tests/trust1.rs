@@ -84,7 +84,11 @@ async fn a_failed_replicate_explains_itself_and_its_logs_go_to_the_requester_onl
     let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
     let pool = stack.workerpool("pool").await;
     let data = tempfile::tempdir().unwrap();
-    let scheduler = scheduler(&stack, pool, data.path()).await;
+    // the task must stay ACTIVE after its only worker's failure to show the interim view; with
+    // one worker alive the default policy would end it early at once (tests/early_fail.rs)
+    let mut config = scheduler_config(&stack, pool, data.path());
+    config.fail_early_after = 0;
+    let scheduler = arca_scheduler::spawn(config).await.unwrap();
     let url = scheduler.url();
     let agent = agent(
         &stack,

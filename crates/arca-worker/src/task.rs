@@ -174,6 +174,36 @@ pub enum FailureCause {
     WorkerError,
 }
 
+impl FailureCause {
+    /// Whether the same task would fail the same way on any other worker, so retrying it
+    /// elsewhere cannot help: the app's own verdict (exit code, computed.json, result file
+    /// names), the app or dataset not matching its on-chain checksum, a secret or key the SMS
+    /// will not release, or deal params that cannot be served. Timeouts, downloads, uploads,
+    /// chain transactions and the worker's own errors may well succeed elsewhere or later.
+    /// The scheduler ends a task early only when several distinct workers agree on such a cause.
+    pub fn is_deterministic(&self) -> bool {
+        // exhaustive on purpose: a new cause must be classified here
+        match self {
+            Self::AppImageMissing
+            | Self::AppChecksumMismatch
+            | Self::DatasetChecksumMismatch
+            | Self::SecretNotReleased
+            | Self::DatasetDecryptionFailed
+            | Self::AppExitCode { .. }
+            | Self::ComputedFileInvalid
+            | Self::ResultEncryptionFailed
+            | Self::DealParamsInvalid
+            | Self::ResultFileNameTooLong => true,
+            Self::InputDownloadFailed
+            | Self::DatasetDownloadFailed
+            | Self::Timeout
+            | Self::ResultUploadFailed
+            | Self::ChainTransactionFailed
+            | Self::WorkerError => false,
+        }
+    }
+}
+
 /// A replicate's failure: where, why, a message for the requester, and the app's logs if it ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {

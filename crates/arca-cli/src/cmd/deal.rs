@@ -654,6 +654,7 @@ async fn task_show(a: &TaskShowArgs) -> anyhow::Result<Outcome> {
         && let Ok(Some(s)) = api.task(task_id).await
     {
         human.push(format!("  scheduler: {}", scheduler_line(&s)));
+        human.extend(ended_early_lines(&s));
         outcome = outcome.with("scheduler", s);
     }
     if let Some(name) = &a.download {
@@ -692,6 +693,41 @@ async fn task_show(a: &TaskShowArgs) -> anyhow::Result<Outcome> {
     }
     outcome.human = human.join("\n");
     Ok(outcome)
+}
+
+/// `task show`'s account of a task the workerpool ended early (`abortTask`, failure cause
+/// `ended-early` in the scheduler's view): who ended it, why, and that the requester got the
+/// task's price back. Empty for any other task.
+fn ended_early_lines(view: &Value) -> Vec<String> {
+    let failure = &view["failure"];
+    if failure["cause"] != "ended-early" {
+        return Vec::new();
+    }
+    let mut lines = vec![format!(
+        "  ended early by the workerpool, before the final deadline{}",
+        failure["reason"]
+            .as_str()
+            .map(|r| format!(
+                ": {} worker(s) failed with {r}, which retrying elsewhere cannot fix",
+                failure["workers"]
+            ))
+            .unwrap_or_default()
+    )];
+    if let Some(message) = failure["lastWorkerMessage"].as_str() {
+        lines.push(format!("  last worker's report: {message}"));
+    }
+    lines.push(if failure["refunded"] == true {
+        format!(
+            "  the requester was refunded in full{}",
+            failure["abortTx"]
+                .as_str()
+                .map(|tx| format!(" (abortTask tx {tx})"))
+                .unwrap_or_default()
+        )
+    } else {
+        "  abortTask is being sent: the requester will be refunded in full".to_string()
+    });
+    lines
 }
 
 /// `/ipfs/<cid>` from the on-chain result link (`{"storage":"ipfs","location":"/ipfs/<cid>"}`).
@@ -807,4 +843,35 @@ async fn task_debug(a: &TaskDebugArgs) -> anyhow::Result<Outcome> {
     }
     outcome.human = human.join("\n");
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_show_says_who_ended_a_task_early_why_and_that_the_requester_was_refunded() {
+        let view = json!({
+            "status": "FAILED",
+            "failure": {
+                "cause": "ended-early",
+                "reason": "app-exit-code",
+                "workers": 2,
+                "lastWorkerMessage": "the app exited with code 1",
+                "refunded": true,
+                "abortTx": "0xab",
+            }
+        });
+        assert_eq!(
+            ended_early_lines(&view),
+            vec![
+                "  ended early by the workerpool, before the final deadline: 2 worker(s) failed with app-exit-code, which retrying elsewhere cannot fix",
+                "  last worker's report: the app exited with code 1",
+                "  the requester was refunded in full (abortTask tx 0xab)",
+            ]
+        );
+        let claimed = json!({"failure": {"cause": "final-deadline-reached"}});
+        assert!(ended_early_lines(&claimed).is_empty());
+        assert!(ended_early_lines(&json!({"failure": null})).is_empty());
+    }
 }

@@ -293,3 +293,48 @@ pub async fn priced_deal(
         .expect("matching the priced orders")
         .0
 }
+
+/// An executor whose every replicate fails with `cause` (at `stage`), e.g. a result upload
+/// failure: what a worker reports when its own environment, not the app, is at fault.
+#[derive(Debug)]
+pub struct FailingExecute {
+    pub stage: Stage,
+    pub cause: FailureCause,
+    pub message: String,
+}
+
+impl FailingExecute {
+    pub fn new(stage: Stage, cause: FailureCause, message: &str) -> Arc<Self> {
+        Arc::new(Self {
+            stage,
+            cause,
+            message: message.into(),
+        })
+    }
+}
+
+impl Execute for FailingExecute {
+    fn execute<'a>(&'a self, _spec: &'a ReplicateSpec) -> BoxFuture<'a, ReplicateOutcome> {
+        let failure = Failure {
+            stage: self.stage,
+            cause: self.cause.clone(),
+            message: self.message.clone(),
+            logs: None,
+        };
+        Box::pin(async move { ReplicateOutcome::Failed(Box::new(failure)) })
+    }
+}
+
+/// The chain's latest block timestamp.
+pub async fn chain_now(stack: &Stack) -> u64 {
+    use alloy::providers::Provider;
+    let client = stack.client(&stack.actors.admin).await;
+    client
+        .provider()
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .expect("latest block")
+        .expect("a latest block")
+        .header
+        .timestamp
+}
