@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Postgres stores of the market and the SMS (feature `postgres`) against a real server: a
-# throw-away cluster in a temp dir on a free port, run as the `postgres` user (root cannot run
-# postgres), stopped and removed on exit. Installs Debian's `postgresql` if it is missing.
+# The Postgres stores of the market, the SMS and the scheduler (feature `postgres`) against a
+# real server: a throw-away cluster in a temp dir on a free port, run as the `postgres` user
+# (root cannot run postgres), stopped and removed on exit. Installs Debian's `postgresql` if it
+# is missing.
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 cd "$ARCA_ROOT"
@@ -46,11 +47,14 @@ trap cleanup EXIT
 export ARCA_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PORT/arca_test"
 echo "Postgres $("$PG_BIN/postgres" --version | awk '{print $3}') on port $PORT"
 # The store-level tests (shared with SQLite, `store::conformance`) and the Postgres-only ones:
-# `store` selects the unit tests of store.rs and store_pg.rs; then the market's end-to-end query
-# and follower/restart tests on a Postgres orderbook (`postgres` selects them).
+# `store` selects the unit tests of store.rs and store_pg.rs (market, SMS) and of the
+# scheduler's store/ module (its restart test reopens a store on the same database); then the
+# market's end-to-end query and follower/restart tests on a Postgres orderbook (`postgres`
+# selects them).
 set +e
 {
-  cargo test --locked -p arca-market -p arca-sms --features arca-market/postgres,arca-sms/postgres \
+  cargo test --locked -p arca-market -p arca-sms -p arca-scheduler \
+    --features arca-market/postgres,arca-sms/postgres,arca-scheduler/postgres \
     --lib store -- --nocapture \
   && cargo test --locked -p arca-market --features postgres --test market postgres -- --nocapture
 } >"$PG_DIR/test.log" 2>&1

@@ -43,6 +43,10 @@ pub struct SchedulerConfig {
     pub listen: SocketAddr,
     /// Where `scheduler.sqlite` lives; in memory when `None` (tests only: nothing survives).
     pub data_dir: Option<PathBuf>,
+    /// Keep the state in this Postgres database instead of SQLite (`postgres` feature;
+    /// `postgres://user:password@host:port/database`, tables `scheduler_*`). Not with
+    /// [`Self::data_dir`]. A secret: logs show it through [`crate::store::describe_location`].
+    pub postgres_url: Option<String>,
     /// How often the chain is polled (new deals, task states, deadlines).
     pub poll_interval: Duration,
     /// First block to scan for deals when no cursor is stored yet.
@@ -69,6 +73,7 @@ impl SchedulerConfig {
             order: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 13000)),
             data_dir: None,
+            postgres_url: None,
             poll_interval: Duration::from_secs(2),
             from_block: 0,
             worker_timeout: Duration::from_secs(60),

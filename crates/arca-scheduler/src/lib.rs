@@ -10,7 +10,8 @@
 //! - [`config`] holds [`SchedulerConfig`];
 //! - [`server`]: the HTTP API and [`spawn`] (HTTP server + chain loop);
 //! - [`engine`]: the decisions (assignment, reports, task driving, views);
-//! - [`store`]: SQLite state, one transaction per change, so a restart resumes every task;
+//! - [`store`]: the state in SQLite or Postgres (`postgres` feature), one transaction per
+//!   change, so a restart resumes every task;
 //! - [`chain`]: what is read from and sent to the chain;
 //! - [`api`]: JSON shapes of the public API; [`client`]: the typed client (agents, CLI).
 

@@ -401,7 +401,7 @@ pub async fn spawn(config: SchedulerConfig) -> Result<SchedulerHandle> {
             config.owner.address()
         )));
     }
-    let store = Store::open(config.data_dir.as_deref())?;
+    let store = Store::from_config(&config)?;
     let chain = Chain::new(client, config.workerpool);
     let listen = config.listen;
     let poll = config.poll_interval;
