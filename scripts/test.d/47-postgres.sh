@@ -50,13 +50,14 @@ echo "Postgres $("$PG_BIN/postgres" --version | awk '{print $3}') on port $PORT"
 # `store` selects the unit tests of store.rs and store_pg.rs (market, SMS) and of the
 # scheduler's store/ module (its restart test reopens a store on the same database); then the
 # market's end-to-end query and follower/restart tests on a Postgres orderbook (`postgres`
-# selects them).
+# selects them) and the scheduler's restart in the middle of a task on a real chain.
 set +e
 {
   cargo test --locked -p arca-market -p arca-sms -p arca-scheduler \
     --features arca-market/postgres,arca-sms/postgres,arca-scheduler/postgres \
     --lib store -- --nocapture \
-  && cargo test --locked -p arca-market --features postgres --test market postgres -- --nocapture
+  && cargo test --locked -p arca-market --features postgres --test market postgres -- --nocapture \
+  && cargo test --locked -p arca-scheduler --features postgres --test postgres -- --nocapture
 } >"$PG_DIR/test.log" 2>&1
 status=$?
 set -e

@@ -59,9 +59,20 @@ pub(crate) struct SchedulerArgs {
     /// The market API to publish the pool's order to.
     #[arg(long, env = "ARCA_MARKET_URL")]
     market: Option<String>,
-    /// Keep tasks and replicates here (SQLite); in memory if absent.
+    /// Keep tasks and replicates here (scheduler.sqlite); in memory if absent. Not with
+    /// --postgres-url.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Keep tasks and replicates in this Postgres database instead:
+    /// postgres://user:password@host:port/database (tables scheduler_*, created if needed; no
+    /// TLS; one database per workerpool). Not with --data-dir.
+    #[arg(
+        long,
+        env = "ARCA_SCHEDULER_POSTGRES_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    postgres_url: Option<String>,
     /// Publish a workerpool order at this price (nRLC); no order is published without it.
     #[arg(long)]
     price: Option<u64>,
@@ -80,6 +91,13 @@ pub(crate) struct SchedulerArgs {
 }
 
 pub(crate) fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(_), Some(dir)) = (&args.postgres_url, &args.data_dir) {
+        bail!(
+            "--postgres-url (or ARCA_SCHEDULER_POSTGRES_URL) and --data-dir {} both given: the \
+             scheduler's state lives in one store; keep one",
+            dir.display()
+        );
+    }
     let owner = key_from_env("ARCA_SCHEDULER_KEY", "workerpool owner")?;
     let mut config =
         arca_scheduler::SchedulerConfig::new(args.chain.conf(), owner, args.workerpool);
@@ -87,6 +105,9 @@ pub(crate) fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
     config.sms_url = args.sms.clone();
     config.market_url = args.market.clone();
     config.data_dir = args.data_dir.clone();
+    config.postgres_url = args.postgres_url.clone();
+    // the password of a Postgres URL is `***` here
+    let state = arca_scheduler::store::describe_location(&config);
     if let Some(price) = args.price {
         let tag = if args.tag.is_empty() {
             alloy::primitives::B256::ZERO
@@ -110,6 +131,7 @@ pub(crate) fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
             args.workerpool,
             handle.url()
         );
+        println!("State: {state}");
         super::up::wait_for_stop().await;
         handle.shutdown().await;
         Ok(ExitCode::SUCCESS)
@@ -220,5 +242,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ARCA_TEST_UNSET_KEY_VAR"), "{err}");
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Scheduler {
+        #[command(flatten)]
+        args: SchedulerArgs,
+    }
+
+    #[test]
+    fn the_scheduler_state_lives_in_one_store() {
+        let args = <Scheduler as clap::Parser>::try_parse_from([
+            "scheduler",
+            "--hub",
+            "0x3eca1B216A7DF1C7689aEb259fFB83ADFB894E7f",
+            "--workerpool",
+            "0x0000000000000000000000000000000000000001",
+            "--data-dir",
+            "/tmp/s",
+            "--postgres-url",
+            "postgres://arca:s3cret@db/sched",
+        ])
+        .unwrap()
+        .args;
+        let err = run_scheduler(args).unwrap_err().to_string();
+        assert!(
+            err.contains("--postgres-url") && err.contains("--data-dir /tmp/s"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
     }
 }
