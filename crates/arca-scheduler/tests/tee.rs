@@ -129,6 +129,7 @@ async fn a_tee_task_gets_its_enclave_challenge_and_goes_only_to_a_tee_worker() {
         cause: FailureCause::SecretNotReleased,
         message: "the SMS refused the session".into(),
         logs: None,
+        report: None,
     };
     let action = api
         .report(

@@ -731,6 +731,7 @@ fn chain_failure(call: &str, err: &dyn std::fmt::Display) -> Failure {
             "the worker's `{call}` transaction failed: {err}. The scheduler gives the task to another worker while its contribution deadline allows."
         ),
         logs: None,
+        report: None,
     }
 }
 

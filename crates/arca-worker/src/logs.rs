@@ -4,7 +4,9 @@
 //! of a log is where an app says why it failed. [`TailBuffer`] keeps the last `cap` bytes of an
 //! unbounded stream in bounded memory, so a chatty app cannot exhaust the worker.
 
+use alloy::primitives::B256;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 /// Default cap per stream, in bytes, matching iExec's `MAX_LOG_LENGTH` (100,000).
 pub const DEFAULT_LOG_CAP: usize = 100_000;
@@ -23,6 +25,16 @@ pub struct ComputeLogs {
 }
 
 impl ComputeLogs {
+    /// `sha256(len(stdout) as u64 BE ‖ stdout ‖ stderr)`: what a signed failure report commits
+    /// to (the length prefix keeps `("ab","c")` and `("a","bc")` apart).
+    pub fn digest(&self) -> B256 {
+        let mut h = Sha256::new();
+        h.update((self.stdout.len() as u64).to_be_bytes());
+        h.update(self.stdout.as_bytes());
+        h.update(self.stderr.as_bytes());
+        B256::from(<[u8; 32]>::from(h.finalize()))
+    }
+
     /// The last `n` lines of stderr, or of stdout when stderr is empty: where apps report failures.
     pub fn last_lines(&self, n: usize) -> String {
         let source = if self.stderr.trim().is_empty() {

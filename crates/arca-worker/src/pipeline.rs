@@ -274,6 +274,7 @@ fn fail(stage: Stage, cause: FailureCause, message: impl Into<String>) -> Box<Fa
         cause,
         message: message.into(),
         logs: None,
+        report: None,
     })
 }
 
@@ -366,7 +367,11 @@ async fn run_stages(
     )
     .await?;
 
-    let logs = timed(&mut timings, "compute", compute(spec, ctx, dirs, &pre)).await?;
+    // From here on a TEE enclave holds the task's challenge key: it signs its failures.
+    let sign = |f: Box<Failure>| sign_failure(f, spec, ctx, pre.released.as_ref());
+    let logs = timed(&mut timings, "compute", compute(spec, ctx, dirs, &pre))
+        .await
+        .map_err(sign)?;
 
     let post = timed(
         &mut timings,
@@ -376,7 +381,7 @@ async fn run_stages(
     .await
     .map_err(|mut f| {
         f.logs = Some(logs.clone());
-        f
+        sign(f)
     })?;
 
     Ok((
@@ -390,6 +395,25 @@ async fn run_stages(
         },
         post.archive,
     ))
+}
+
+/// A TEE failure once the enclave has its challenge key: signed, so the scheduler can show the
+/// requester it comes from the attested enclave. Without the key (standard task, or a key the
+/// SMS did not release) the failure goes unsigned, as it is.
+fn sign_failure(
+    mut failure: Box<Failure>,
+    spec: &ReplicateSpec,
+    ctx: &PipelineContext,
+    released: Option<&Released>,
+) -> Box<Failure> {
+    let Some(key) = released.and_then(|r| r.challenge_key(&spec.authorization).ok()) else {
+        return failure;
+    };
+    match worker_key::sign_failure_report(&key, ctx.worker.address(), spec.task_id, &failure) {
+        Ok(report) => failure.report = Some(report),
+        Err(e) => warn!(error = %e, "could not sign the failure report"),
+    }
+    failure
 }
 
 /// Refuses what cannot be served before touching anything.
@@ -549,6 +573,27 @@ async fn pre_compute(
         _ => None,
     };
 
+    // The enclave holds its key from here: failures fetching or decrypting are signed.
+    let (input_file_names, dataset) = fetch_inputs(spec, ctx, dirs, released.as_ref())
+        .await
+        .map_err(|f| sign_failure(f, spec, ctx, released.as_ref()))?;
+    Ok(PreComputed {
+        input_file_names,
+        dataset,
+        released,
+        entrypoint,
+    })
+}
+
+/// Input files and the dataset into `/iexec_in` (decrypted by the enclave for TEE tasks):
+/// the input file names and the dataset's env.
+async fn fetch_inputs(
+    spec: &ReplicateSpec,
+    ctx: &PipelineContext,
+    dirs: &TaskDirs,
+    released: Option<&Released>,
+) -> StageResult<(Vec<String>, Option<DatasetEnv>)> {
+    let pre = |cause, message: String| fail(Stage::PreCompute, cause, message);
     let opts = FetchOptions {
         http: &ctx.http,
         ipfs_gateway: ctx.ipfs_gateway.as_deref(),
@@ -599,7 +644,7 @@ async fn pre_compute(
             }
             let name = d.address.to_string();
             let dest = dirs.input.join(&name);
-            match &released {
+            match released {
                 // Standard tasks: iExec gives the app the file as downloaded (no decryption).
                 None => fs::rename(&downloaded, &dest).map_err(|e| {
                     pre(
@@ -615,12 +660,7 @@ async fn pre_compute(
             })
         }
     };
-    Ok(PreComputed {
-        input_file_names,
-        dataset,
-        released,
-        entrypoint,
-    })
+    Ok((input_file_names, dataset))
 }
 
 async fn decrypt_dataset(

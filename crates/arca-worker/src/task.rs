@@ -216,6 +216,29 @@ pub struct Failure {
     pub message: String,
     /// The app's logs when the app ran (capped).
     pub logs: Option<ComputeLogs>,
+    /// TEE tasks failing once the enclave holds its challenge key: the enclave's signed
+    /// statement of stage, cause and logs, so the scheduler and the requester can tell a
+    /// failure inside the attested enclave from one the host claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<FailureReport>,
+}
+
+/// A failure signed by the task's enclave challenge key (the key the SMS releases only to the
+/// attested enclave of this task; its address is the authorization's `enclaveChallenge`).
+///
+/// The key signs, EIP-191, `keccak256("arca.failure-report.v1" ‖ taskId ‖ worker ‖
+/// keccak256(stage) ‖ keccak256(cause JSON) ‖ logDigest)` — see
+/// [`crate::worker_key::failure_report_message`] — where `logDigest` is
+/// [`ComputeLogs::digest`] of the logs the failure carries (zero when the app did not run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureReport {
+    /// The enclave challenge address that signed.
+    pub signer: Address,
+    /// Digest of the failure's logs.
+    pub log_digest: B256,
+    /// 65 bytes `r ‖ s ‖ v`.
+    pub signature: Bytes,
 }
 
 /// A result ready to be contributed.

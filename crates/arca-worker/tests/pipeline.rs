@@ -755,6 +755,51 @@ async fn tee_task_gets_its_secrets_from_the_sms_and_encrypts_the_result() {
         f.message
     );
     assert!(f.logs.is_none());
+    // refused before the enclave had its key: the failure is the host's word only
+    assert!(f.report.is_none());
+
+    // the app fails inside the enclave: the failure (stage, cause, logs) comes signed by the
+    // task's enclave challenge key, and any edit to it breaks the signature
+    let deal_id = stack
+        .deal(
+            &arca_testkit::DealSpec::new(&stack, app, pool)
+                .tee()
+                .params(r#"{"iexec_args":"exit 4"}"#),
+        )
+        .await;
+    let task_id = stack.initialize(deal_id, 0).await;
+    let mut failing = spec.clone();
+    failing.deal_id = deal_id;
+    failing.task_id = task_id;
+    failing.dataset = None;
+    failing.params = DealParams {
+        args: "exit 4".into(),
+        ..Default::default()
+    };
+    failing.authorization =
+        authorize(&http, &sms_url, &a.scheduler, worker.address(), task_id).await;
+    let challenge = failing.authorization.enclave_challenge;
+    let f = failed(run_replicate(&failing, &fx.ctx).await);
+    assert_eq!(
+        (f.stage, &f.cause),
+        (Stage::Compute, &FailureCause::AppExitCode { code: 4 })
+    );
+    let report = f.report.clone().expect("a signed failure report");
+    assert_eq!(report.signer, challenge);
+    assert_eq!(report.log_digest, f.logs.as_ref().unwrap().digest());
+    arca_worker::worker_key::verify_failure_report(&f, task_id, worker.address(), challenge)
+        .unwrap();
+    let mut forged = f.clone();
+    forged.cause = FailureCause::Timeout;
+    assert!(
+        arca_worker::worker_key::verify_failure_report(
+            &forged,
+            task_id,
+            worker.address(),
+            challenge
+        )
+        .is_err()
+    );
 
     // an app registered with an explicit entrypoint: the enclave measures it and the container
     // runs it (the image's own entrypoint would take the args' first word as its behaviour)
