@@ -54,6 +54,10 @@ pub struct ReplicateView {
     pub message: Option<String>,
     /// The app's exit code when it failed with one.
     pub exit_code: Option<i64>,
+    /// TEE: the enclave challenge that signed this failure's report (checked on receipt), so
+    /// the failure is the attested enclave's word, not only the worker host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enclave_signed: Option<Address>,
     /// Transactions the worker sent.
     pub txs: Vec<B256>,
 }

@@ -17,6 +17,7 @@ use arca_worker::logs::{ComputeLogs, DEFAULT_LOG_CAP};
 use arca_worker::task::{
     AppSpec, DatasetSpec, DealParams, FailureCause, ReplicateSpec, TeeSpec, WorkerpoolAuthorization,
 };
+use arca_worker::worker_key::verify_failure_report;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -983,10 +984,21 @@ impl Engine {
                     ))
                 })?;
                 tracing::warn!(%task_id, %worker, status = s.as_str(), cause = ?failure.cause, message = %failure.message, "replicate failed");
+                let mut failure = failure;
+                // Checked now, against the logs as sent (they are capped below): a report kept
+                // in the store is one the task's enclave signed.
+                if failure.report.is_some() {
+                    let challenge = task.enclave_challenge.unwrap_or_default();
+                    if let Err(problem) =
+                        verify_failure_report(&failure, task_id, worker, challenge)
+                    {
+                        tracing::warn!(%task_id, %worker, %problem, "discarding the replicate's enclave failure report");
+                        failure.report = None;
+                    }
+                }
                 if let Some(logs) = failure.logs.clone() {
                     r.logs = Some(cap_logs(logs));
                 }
-                let mut failure = failure;
                 failure.logs = None;
                 r.failure = Some(failure);
                 r.status = s;
@@ -1086,6 +1098,11 @@ impl Engine {
                         .map(|f| f.message.clone())
                         .or_else(|| rejection_reason(r, ct.as_ref())),
                     exit_code: exit_code(r),
+                    enclave_signed: r
+                        .failure
+                        .as_ref()
+                        .and_then(|f| f.report.as_ref())
+                        .map(|report| report.signer),
                     txs: r.txs.clone(),
                 }
             })
@@ -1278,6 +1295,7 @@ mod tests {
             cause,
             message: format!("worker {worker} failed"),
             logs: None,
+            report: None,
         });
         r
     }

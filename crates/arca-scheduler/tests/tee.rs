@@ -123,14 +123,26 @@ async fn a_tee_task_gets_its_enclave_challenge_and_goes_only_to_a_tee_worker() {
         signature.recover_address_from_msg(hash.as_slice()).unwrap(),
         stack.actors.scheduler.address()
     );
-    // the worker fails; the task needs another replicate, but never from the same worker
-    let failure = Failure {
+    // the worker fails; the task needs another replicate, but never from the same worker.
+    // Its failure claims an enclave report, signed by a key that is not the task's enclave
+    // challenge: the scheduler keeps the failure but not the claim.
+    let mut failure = Failure {
         stage: Stage::PreCompute,
         cause: FailureCause::SecretNotReleased,
         message: "the SMS refused the session".into(),
         logs: None,
         report: None,
     };
+    let not_the_enclave = PrivateKeySigner::random();
+    failure.report = Some(
+        arca_worker::worker_key::sign_failure_report(
+            &not_the_enclave,
+            tee.address(),
+            task_id,
+            &failure,
+        )
+        .unwrap(),
+    );
     let action = api
         .report(
             tee_token.clone(),
@@ -147,5 +159,6 @@ async fn a_tee_task_gets_its_enclave_challenge_and_goes_only_to_a_tee_worker() {
         Some("secret-not-released")
     );
     assert_eq!(view.replicates[0].stage, Some(Stage::PreCompute));
+    assert_eq!(view.replicates[0].enclave_signed, None);
     scheduler.shutdown().await;
 }

@@ -809,7 +809,7 @@ async fn task_debug(a: &TaskDebugArgs) -> anyhow::Result<Outcome> {
             human.push(format!("  scheduler: {}", scheduler_line(&view)));
             for r in view["replicates"].as_array().into_iter().flatten() {
                 human.push(format!(
-                    "  replicate of worker {}: {}{}",
+                    "  replicate of worker {}: {}{}{}",
                     r["worker"].as_str().unwrap_or("?"),
                     r["status"].as_str().unwrap_or("?"),
                     r.get("cause")
@@ -818,6 +818,11 @@ async fn task_debug(a: &TaskDebugArgs) -> anyhow::Result<Outcome> {
                             " cause {}",
                             c.as_str().map_or_else(|| c.to_string(), str::to_string)
                         ))
+                        .unwrap_or_default(),
+                    // the scheduler checked the report against the task's enclave challenge
+                    r.get("enclaveSigned")
+                        .and_then(|s| s.as_str())
+                        .map(|s| format!(" (signed by the task's enclave {s})"))
                         .unwrap_or_default()
                 ));
             }

@@ -5,7 +5,7 @@
 use alloy::primitives::{Address, B256, Bytes};
 use arca_worker::agent::ReplicateStatus;
 use arca_worker::logs::ComputeLogs;
-use arca_worker::task::{Failure, FailureCause, Stage};
+use arca_worker::task::{Failure, FailureCause, FailureReport, Stage};
 
 use super::{ReplicateRow, Store, TaskRow, TaskStatus, WorkerRow};
 use crate::SchedulerError;
@@ -74,6 +74,12 @@ fn tasks_replicates_workers_and_the_cursor_survive_a_restart(open: &Opener) {
                 stderr: "err 'quoted' \"text\"".into(),
                 stdout_dropped: 7,
                 stderr_dropped: 0,
+            }),
+            // a TEE failure's signed report survives the store byte for byte
+            report: Some(FailureReport {
+                signer: Address::repeat_byte(0xe1),
+                log_digest: B256::repeat_byte(0x1d),
+                signature: Bytes::from(vec![0x5a; 65]),
             }),
         }),
         logs: Some(ComputeLogs {

@@ -56,6 +56,7 @@ impl FileExecute {
                     stderr: "boom: cannot parse input\n".into(),
                     ..ComputeLogs::default()
                 }),
+                report: None,
             }));
         }
         std::fs::write(
@@ -320,6 +321,7 @@ impl Execute for FailingExecute {
             cause: self.cause.clone(),
             message: self.message.clone(),
             logs: None,
+            report: None,
         };
         Box::pin(async move { ReplicateOutcome::Failed(Box::new(failure)) })
     }
