@@ -304,16 +304,29 @@ impl Engine {
         Ok(())
     }
 
-    /// Workers heard from within `worker_timeout`.
-    fn workers_alive(&self) -> usize {
+    /// Workers heard from within `worker_timeout` that could take the task (a TEE task only
+    /// goes to TEE workers, so only they could still retry it).
+    fn workers_alive(&self, tee: bool) -> Result<usize> {
         let now = crate::server::unix_now();
         let timeout = self.config.worker_timeout.as_secs();
-        self.seen
+        let alive: Vec<Address> = self
+            .seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|&&last| now.saturating_sub(last) <= timeout)
-            .count()
+            .iter()
+            .filter(|&(_, &last)| now.saturating_sub(last) <= timeout)
+            .map(|(&a, _)| a)
+            .collect();
+        if !tee {
+            return Ok(alive.len());
+        }
+        let mut count = 0;
+        for a in alive {
+            if self.store.worker(a)?.is_some_and(|w| w.tee) {
+                count += 1;
+            }
+        }
+        Ok(count)
     }
 
     /// One round of chain work: new deals, initializations, every open task.
@@ -605,7 +618,7 @@ impl Engine {
             None
         } else {
             let Some(threshold) =
-                fail_early_threshold(self.config.fail_early_after, self.workers_alive())
+                fail_early_threshold(self.config.fail_early_after, self.workers_alive(task.tee)?)
             else {
                 // no worker heard from yet (restart): keep any decision until they are back
                 return Ok(false);
