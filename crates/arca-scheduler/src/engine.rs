@@ -1372,6 +1372,7 @@ mod tests {
             assert!(c.is_deterministic(), "{c:?}");
         }
         for c in [
+            AppImagePullFailed,
             Timeout,
             ResultUploadFailed,
             InputDownloadFailed,

@@ -516,13 +516,18 @@ async fn verify_app(spec: &ReplicateSpec, ctx: &PipelineContext) -> StageResult<
                 FailureCause::AppChecksumMismatch,
                 e.to_string(),
             ),
-            e @ (Error::RegistryUnreachable { .. }
-            | Error::ImageNotInRegistry { .. }
-            | Error::RegistryAuthRequired { .. }
-            | Error::ImagePullTimeout { .. }
-            | Error::InvalidImageReference { .. }) => fail(
+            e @ (Error::ImageNotInRegistry { .. } | Error::InvalidImageReference { .. }) => fail(
                 Stage::AppDownload,
                 FailureCause::AppImageMissing,
+                e.to_string(),
+            ),
+            // this worker's reach of the registry, not the app: another worker may succeed, so
+            // the scheduler does not count these towards ending the task early
+            e @ (Error::RegistryUnreachable { .. }
+            | Error::RegistryAuthRequired { .. }
+            | Error::ImagePullTimeout { .. }) => fail(
+                Stage::AppDownload,
+                FailureCause::AppImagePullFailed,
                 e.to_string(),
             ),
             other => fail(

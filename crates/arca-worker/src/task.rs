@@ -135,8 +135,12 @@ pub enum Stage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "cause")]
 pub enum FailureCause {
-    /// The app image is not available to the worker.
+    /// The app image is not available: not in the registry its multiaddr names, or the
+    /// multiaddr is not a valid image reference.
     AppImageMissing,
+    /// This worker could not fetch the app image (registry unreachable, pull timed out, no or
+    /// wrong credentials for a private registry): another worker may well succeed.
+    AppImagePullFailed,
     /// The available image does not match the app's on-chain checksum.
     AppChecksumMismatch,
     /// An input file could not be downloaded.
@@ -194,7 +198,8 @@ impl FailureCause {
             | Self::ResultEncryptionFailed
             | Self::DealParamsInvalid
             | Self::ResultFileNameTooLong => true,
-            Self::InputDownloadFailed
+            Self::AppImagePullFailed
+            | Self::InputDownloadFailed
             | Self::DatasetDownloadFailed
             | Self::Timeout
             | Self::ResultUploadFailed

@@ -297,7 +297,7 @@ async fn unreachable_registry_and_unpushed_image_are_image_missing_with_their_re
     let f = failed(run_replicate(&w.spec(down, checksum, "x"), &w.ctx).await);
     assert_eq!(
         (f.stage, &f.cause),
-        (Stage::AppDownload, &FailureCause::AppImageMissing)
+        (Stage::AppDownload, &FailureCause::AppImagePullFailed)
     );
     for part in [
         "registry 127.0.0.1:1 is unreachable",
@@ -386,7 +386,7 @@ async fn private_registry_needs_the_workers_credentials() {
     let f = failed(run_replicate(&w.spec(&reference, checksum, "test"), &w.ctx).await);
     assert_eq!(
         (f.stage, &f.cause),
-        (Stage::AppDownload, &FailureCause::AppImageMissing)
+        (Stage::AppDownload, &FailureCause::AppImagePullFailed)
     );
     for part in [
         format!("the registry {host} refused to serve"),
@@ -410,7 +410,7 @@ async fn private_registry_needs_the_workers_credentials() {
         password: "not-the-password".into(),
     });
     let f = failed(run_replicate(&w.spec(&reference, checksum, "test"), &wrong).await);
-    assert_eq!(f.cause, FailureCause::AppImageMissing);
+    assert_eq!(f.cause, FailureCause::AppImagePullFailed);
     assert!(
         f.message.contains("without valid credentials"),
         "{}",
@@ -450,7 +450,7 @@ async fn a_registry_that_never_answers_is_abandoned_at_the_pull_timeout() {
     let took = t0.elapsed();
     assert_eq!(
         (f.stage, &f.cause),
-        (Stage::AppDownload, &FailureCause::AppImageMissing)
+        (Stage::AppDownload, &FailureCause::AppImagePullFailed)
     );
     assert!(
         f.message.contains("did not finish within 2s")
