@@ -24,8 +24,9 @@ pub struct OrderSettings {
     pub volume: u64,
 }
 
-/// Everything a scheduler needs.
-#[derive(Debug, Clone)]
+/// Everything a scheduler needs (its `Debug` shows no secret: neither the owner's key nor the
+/// Postgres URL, whose password would otherwise end up in logs).
+#[derive(Clone)]
 pub struct SchedulerConfig {
     /// The chain (`host`, `hub`, optional `id`).
     pub chain: ChainConf,
@@ -60,6 +61,26 @@ pub struct SchedulerConfig {
     pub fail_early_after: u32,
 }
 
+impl std::fmt::Debug for SchedulerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerConfig")
+            .field("chain", &self.chain)
+            .field("owner", &self.owner.address())
+            .field("workerpool", &self.workerpool)
+            .field("sms_url", &self.sms_url)
+            .field("market_url", &self.market_url)
+            .field("order", &self.order)
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("postgres_url", &self.postgres_url.as_ref().map(|_| "<set>"))
+            .field("poll_interval", &self.poll_interval)
+            .field("from_block", &self.from_block)
+            .field("worker_timeout", &self.worker_timeout)
+            .field("fail_early_after", &self.fail_early_after)
+            .finish()
+    }
+}
+
 impl SchedulerConfig {
     /// Defaults: listen on 127.0.0.1:13000 (iexec-core's port), poll every 2 s, scan from block 0,
     /// end a task early after 2 deterministic failures.
@@ -79,5 +100,31 @@ impl SchedulerConfig {
             worker_timeout: Duration::from_secs(60),
             fail_early_after: 2,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let chain = ChainConf {
+            host: Some("http://127.0.0.1:8545".into()),
+            ..ChainConf::default()
+        };
+        let owner = PrivateKeySigner::random();
+        let mut config = SchedulerConfig::new(chain, owner.clone(), Address::ZERO);
+        config.postgres_url = Some("postgres://arca:s3cret-pw@db/arca".into());
+        let text = format!("{config:?}");
+        assert!(!text.contains("s3cret-pw"), "{text}");
+        assert!(
+            !text.contains(&alloy::hex::encode(owner.to_bytes())),
+            "{text}"
+        );
+        assert!(
+            text.contains("<set>") && text.contains(&format!("{:?}", owner.address())),
+            "{text}"
+        );
     }
 }

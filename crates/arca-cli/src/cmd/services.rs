@@ -88,6 +88,11 @@ pub(crate) struct SchedulerArgs {
     /// Volume of the published order.
     #[arg(long, default_value_t = 1000)]
     volume: u64,
+    /// End a task early, refunding its requester, once this many distinct workers failed it
+    /// for a cause retrying cannot fix (app exit code, image absent, checksum, secret refused…);
+    /// at most the number of workers alive. 0: wait for the final deadline, as iExec does.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    fail_early_after: u32,
 }
 
 pub(crate) fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
@@ -106,6 +111,7 @@ pub(crate) fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
     config.market_url = args.market.clone();
     config.data_dir = args.data_dir.clone();
     config.postgres_url = args.postgres_url.clone();
+    config.fail_early_after = args.fail_early_after;
     // the password of a Postgres URL is `***` here
     let state = arca_scheduler::store::describe_location(&config);
     if let Some(price) = args.price {
