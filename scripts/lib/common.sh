@@ -4,6 +4,8 @@
 ARCA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ARCA_CACHE="${ARCA_CACHE:-$HOME/.cache/arca}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ARCA_CACHE/target}"
+# CI builds each crate once: incremental state would only cost time and gigabytes of disk.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"; fi
 mkdir -p "$ARCA_CACHE"
 
 # step NAME CMD...: runs CMD, prints its duration, stops the script on failure.
