@@ -80,13 +80,13 @@ async fn two_workers_failing_with_an_exit_code_end_the_task_early_and_refund_the
     let a1 = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
 
     let task_id = Stack::task_id(
-        priced_deal(
-            &stack,
-            &DealSpec::new(&stack, app, pool).params(FAILING_PARAMS),
-            0,
-            PRICE,
-        )
-        .await,
+        stack
+            .deal(
+                &DealSpec::new(&stack, app, pool)
+                    .params(FAILING_PARAMS)
+                    .prices(0, PRICE),
+            )
+            .await,
         0,
     );
     let view = wait_task(&url, task_id, 60, |v| v.status == "FAILED").await;
@@ -179,13 +179,13 @@ async fn a_failure_another_worker_might_not_have_does_not_end_the_task() {
     let a0 = agent(&stack, &url, &w0, upload()).await;
     let a1 = agent(&stack, &url, &w1, upload()).await;
     let task_id = Stack::task_id(
-        priced_deal(
-            &stack,
-            &DealSpec::new(&stack, app, pool).params("{}"),
-            0,
-            PRICE,
-        )
-        .await,
+        stack
+            .deal(
+                &DealSpec::new(&stack, app, pool)
+                    .params("{}")
+                    .prices(0, PRICE),
+            )
+            .await,
         0,
     );
     wait_task(&url, task_id, 60, both_failed).await;
@@ -221,13 +221,13 @@ async fn fail_early_after_zero_waits_for_the_final_deadline_as_before() {
     let a0 = agent(&stack, &url, &w0, FileExecute::new("hello")).await;
     let a1 = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
     let task_id = Stack::task_id(
-        priced_deal(
-            &stack,
-            &DealSpec::new(&stack, app, pool).params(FAILING_PARAMS),
-            0,
-            PRICE,
-        )
-        .await,
+        stack
+            .deal(
+                &DealSpec::new(&stack, app, pool)
+                    .params(FAILING_PARAMS)
+                    .prices(0, PRICE),
+            )
+            .await,
         0,
     );
     let view = wait_task(&url, task_id, 60, both_failed).await;
@@ -265,13 +265,13 @@ async fn a_scheduler_that_died_after_abort_task_settles_the_task_at_restart() {
     let a0 = agent(&stack, &url, &w0, FileExecute::new("hello")).await;
     let a1 = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
     let task_id = Stack::task_id(
-        priced_deal(
-            &stack,
-            &DealSpec::new(&stack, app, pool).params(FAILING_PARAMS),
-            0,
-            PRICE,
-        )
-        .await,
+        stack
+            .deal(
+                &DealSpec::new(&stack, app, pool)
+                    .params(FAILING_PARAMS)
+                    .prices(0, PRICE),
+            )
+            .await,
         0,
     );
     wait_task(&url, task_id, 60, both_failed).await;

@@ -87,7 +87,9 @@ async fn past_the_final_deadline_the_scheduler_claims_and_the_requester_is_refun
     let scheduler = scheduler(&stack, pool, data.path()).await;
     let url = scheduler.url();
 
-    let deal = priced_deal(&stack, &DealSpec::new(&stack, app, pool), 0, 100).await;
+    let deal = stack
+        .deal(&DealSpec::new(&stack, app, pool).prices(0, 100))
+        .await;
     let task_id = Stack::task_id(deal, 0);
     // no worker ever comes: the task waits, initialized, with its deadlines shown
     let view = wait_task(&url, task_id, 30, |v| v.status == "INITIALIZED").await;

@@ -235,7 +235,7 @@ async fn a_lying_worker_loses_its_stake_to_the_honest_workers_of_a_priced_trust_
 
     let mut spec = DealSpec::new(&stack, app, pool).params(r#"{"iexec_args":"Arca"}"#);
     spec.trust = 3;
-    let deal_id = priced_deal(&stack, &spec, APP_PRICE, POOL_PRICE).await;
+    let deal_id = stack.deal(&spec.prices(APP_PRICE, POOL_PRICE)).await;
     let task_id = Stack::task_id(deal_id, 0);
     // MatchFacet: workerStake = workerpoolprice × the pool's workerStakeRatioPolicy (30) / 100;
     // the scheduler keeps schedulerRewardRatioPolicy = 1 % of the rewards.

@@ -159,7 +159,7 @@ impl Stack {
         let app = sign(
             UnsignedOrder::App(typed::AppOrder {
                 app: spec.app,
-                appprice: U256::ZERO,
+                appprice: U256::from(spec.app_price),
                 volume: U256::from(1_000_000),
                 tag: spec.app_tag,
                 datasetrestrict: Address::ZERO,
@@ -187,7 +187,7 @@ impl Stack {
         let pool = sign(
             UnsignedOrder::Workerpool(typed::WorkerpoolOrder {
                 workerpool: spec.workerpool,
-                workerpoolprice: U256::ZERO,
+                workerpoolprice: U256::from(spec.workerpool_price),
                 volume: U256::from(1_000_000),
                 tag: spec.workerpool_tag,
                 category: U256::from(spec.category),
@@ -202,11 +202,11 @@ impl Stack {
         let request = sign(
             UnsignedOrder::Request(typed::RequestOrder {
                 app: spec.app,
-                appmaxprice: U256::ZERO,
+                appmaxprice: U256::from(spec.app_price),
                 dataset: spec.dataset.unwrap_or(Address::ZERO),
                 datasetmaxprice: U256::ZERO,
                 workerpool: spec.workerpool,
-                workerpoolmaxprice: U256::ZERO,
+                workerpoolmaxprice: U256::from(spec.workerpool_price),
                 requester: spec.requester.address(),
                 volume: U256::from(spec.volume),
                 tag: spec.tag,
@@ -269,6 +269,11 @@ pub struct DealSpec {
     pub volume: u64,
     /// Request params JSON (`{"iexec_args": …}`).
     pub params: String,
+    /// App price per task (nRLC), asked by the app order and accepted by the request.
+    pub app_price: u64,
+    /// Workerpool price per task (nRLC): the pool owner stakes 30% of it, each contributing
+    /// worker the pool's `workerStakeRatio`%; 0 (free) shows no stake at all.
+    pub workerpool_price: u64,
 }
 
 impl DealSpec {
@@ -287,7 +292,16 @@ impl DealSpec {
             trust: 1,
             volume: 1,
             params: "{}".into(),
+            app_price: 0,
+            workerpool_price: 0,
         }
+    }
+
+    /// Priced orders: `app` per task for the app, `workerpool` per task for the pool.
+    pub fn prices(mut self, app: u64, workerpool: u64) -> Self {
+        self.app_price = app;
+        self.workerpool_price = workerpool;
+        self
     }
 
     /// Makes it a TEE request (tag `tee,tdx` on request, app and workerpool orders).
