@@ -1,4 +1,5 @@
-//! The Postgres connection behind Arca's Postgres stores (market orderbook, SMS secrets).
+//! The Postgres connection behind Arca's Postgres stores (market orderbook, SMS secrets,
+//! scheduler state), and the schema-per-test helper their tests share.
 //!
 //! The `postgres` client is sync but panics when called from a tokio runtime thread, and the
 //! services call their stores from async handlers; so one dedicated thread owns the client and
@@ -176,6 +177,29 @@ pub fn redact(url: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// For tests: `ARCA_TEST_POSTGRES_URL` pointed at a freshly created `schema` (dropped first,
+/// so a re-run starts empty), or `None` when the variable is unset — said on stderr, so a
+/// skipped test is visible (scripts/test.d/47-postgres.sh sets it and fails on any skip).
+pub fn test_schema_url(schema: &str) -> Option<String> {
+    let Ok(base) = std::env::var("ARCA_TEST_POSTGRES_URL") else {
+        // straight to stderr: libtest captures print!/eprint! of passing tests, not this
+        use std::io::Write as _;
+        // one write, so lines of parallel tests do not interleave
+        let line = format!(
+            "SKIPPED Postgres test ({schema}): ARCA_TEST_POSTGRES_URL is not set (see scripts/test.d/47-postgres.sh)\n"
+        );
+        let _ = std::io::stderr().write_all(line.as_bytes());
+        return None;
+    };
+    let mut c = Client::connect(&base, NoTls).expect("ARCA_TEST_POSTGRES_URL connects");
+    c.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ))
+    .expect("creating the test schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{sep}options=-csearch_path%3D{schema}"))
 }
 
 #[cfg(test)]

@@ -12,26 +12,7 @@ use arca_testkit::{DealSpec, Stack};
 use arca_worker::agent::ReplicateStatus;
 use common::*;
 
-/// `ARCA_TEST_POSTGRES_URL` pointed at a freshly created `schema`, or `None` (skipped, said).
-fn test_url(schema: &str) -> Option<String> {
-    let Ok(base) = std::env::var("ARCA_TEST_POSTGRES_URL") else {
-        // straight to stderr: libtest captures print!/eprint! of passing tests, not this
-        use std::io::Write as _;
-        let line = format!(
-            "SKIPPED Postgres test ({schema}): ARCA_TEST_POSTGRES_URL is not set (see scripts/test.d/47-postgres.sh)\n"
-        );
-        let _ = std::io::stderr().write_all(line.as_bytes());
-        return None;
-    };
-    let mut c =
-        postgres::Client::connect(&base, postgres::NoTls).expect("ARCA_TEST_POSTGRES_URL connects");
-    c.batch_execute(&format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-    ))
-    .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{sep}options=-csearch_path%3D{schema}"))
-}
+use arca_pg::test_schema_url as test_url;
 
 /// Runs the sync `postgres` client off the test's runtime (it must not be entered from there).
 fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {

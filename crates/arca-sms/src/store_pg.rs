@@ -552,27 +552,7 @@ mod tests {
     use super::*;
     use crate::store::conformance;
 
-    /// `ARCA_TEST_POSTGRES_URL` pointed at a freshly created `schema`, or `None` (skipped, said).
-    fn test_url(schema: &str) -> Option<String> {
-        let Ok(base) = std::env::var("ARCA_TEST_POSTGRES_URL") else {
-            // straight to stderr: libtest captures print!/eprint! of passing tests, not this
-            use std::io::Write as _;
-            // one write, so lines of parallel tests do not interleave
-            let line = format!(
-                "SKIPPED Postgres test ({schema}): ARCA_TEST_POSTGRES_URL is not set (see scripts/test.d/47-postgres.sh)\n"
-            );
-            let _ = std::io::stderr().write_all(line.as_bytes());
-            return None;
-        };
-        let mut c =
-            Client::connect(&base, postgres::NoTls).expect("ARCA_TEST_POSTGRES_URL connects");
-        c.batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        Some(format!("{base}{sep}options=-csearch_path%3D{schema}"))
-    }
+    use arca_pg::test_schema_url as test_url;
 
     fn raw(url: &str) -> Client {
         Client::connect(url, postgres::NoTls).unwrap()
