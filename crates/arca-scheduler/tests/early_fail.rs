@@ -7,9 +7,10 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::{B256, U256, keccak256};
+use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolEvent;
 use arca_client::poco::task_status_name;
@@ -18,7 +19,7 @@ use arca_scheduler::api::TaskView;
 use arca_scheduler::engine::EarlyFailure;
 use arca_scheduler::store::Store;
 use arca_testkit::{DealSpec, Stack};
-use arca_worker::agent::ReplicateStatus;
+use arca_worker::agent::{AgentHandle, Execute, ReplicateStatus};
 use arca_worker::task::{FailureCause, Stage};
 use common::*;
 
@@ -29,11 +30,7 @@ const FUNDS: u64 = 1_000;
 const FAILING_PARAMS: &str = r#"{"iexec_args":"fail"}"#;
 
 /// A stack with the requester and the pool owner funded, an app and a workerpool.
-async fn setup() -> (
-    Stack,
-    alloy::primitives::Address,
-    alloy::primitives::Address,
-) {
+async fn setup() -> (Stack, Address, Address) {
     init_tracing();
     let stack = Stack::start().await;
     let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
@@ -65,6 +62,26 @@ async fn chain_status(stack: &Stack, task_id: B256) -> &'static str {
     task_status_name(task.status)
 }
 
+/// The stack's two workers as agents, each with its own `execute()`, and the task of a deal
+/// with `params` priced at `PRICE` on `pool`.
+async fn two_agents_and_a_task<E: Execute + 'static>(
+    stack: &Stack,
+    url: &str,
+    app: Address,
+    pool: Address,
+    params: &str,
+    execute: impl Fn() -> Arc<E>,
+) -> (Vec<AgentHandle>, B256) {
+    let mut agents = Vec::new();
+    for worker in &stack.actors.workers {
+        agents.push(agent(stack, url, worker, execute()).await);
+    }
+    let spec = DealSpec::new(stack, app, pool)
+        .params(params)
+        .prices(0, PRICE);
+    (agents, Stack::task_id(stack.deal(&spec).await, 0))
+}
+
 fn both_failed(v: &TaskView) -> bool {
     v.replicates.len() == 2 && v.replicates.iter().all(|r| r.status.is_failure())
 }
@@ -75,20 +92,10 @@ async fn two_workers_failing_with_an_exit_code_end_the_task_early_and_refund_the
     let data = tempfile::tempdir().unwrap();
     let scheduler = scheduler(&stack, pool, data.path()).await;
     let url = scheduler.url();
-    let [w0, w1] = stack.actors.workers.clone();
-    let a0 = agent(&stack, &url, &w0, FileExecute::new("hello")).await;
-    let a1 = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
-
-    let task_id = Stack::task_id(
-        stack
-            .deal(
-                &DealSpec::new(&stack, app, pool)
-                    .params(FAILING_PARAMS)
-                    .prices(0, PRICE),
-            )
-            .await,
-        0,
-    );
+    let (agents, task_id) = two_agents_and_a_task(&stack, &url, app, pool, FAILING_PARAMS, || {
+        FileExecute::new("hello")
+    })
+    .await;
     let view = wait_task(&url, task_id, 60, |v| v.status == "FAILED").await;
 
     // FAILED on chain, well before the final deadline (deal start + 3000 s)
@@ -157,8 +164,9 @@ async fn two_workers_failing_with_an_exit_code_end_the_task_early_and_refund_the
     assert_eq!(event.data.cause, keccak256(&cause_json));
     assert_eq!(f["causeDigest"], serde_json::json!(keccak256(&cause_json)));
 
-    a0.shutdown().await;
-    a1.shutdown().await;
+    for a in agents {
+        a.shutdown().await;
+    }
     scheduler.shutdown().await;
 }
 
@@ -168,7 +176,6 @@ async fn a_failure_another_worker_might_not_have_does_not_end_the_task() {
     let data = tempfile::tempdir().unwrap();
     let scheduler = scheduler(&stack, pool, data.path()).await;
     let url = scheduler.url();
-    let [w0, w1] = stack.actors.workers.clone();
     let upload = || {
         FailingExecute::new(
             Stage::PostCompute,
@@ -176,18 +183,7 @@ async fn a_failure_another_worker_might_not_have_does_not_end_the_task() {
             "uploading the result to the result store failed: connection refused",
         )
     };
-    let a0 = agent(&stack, &url, &w0, upload()).await;
-    let a1 = agent(&stack, &url, &w1, upload()).await;
-    let task_id = Stack::task_id(
-        stack
-            .deal(
-                &DealSpec::new(&stack, app, pool)
-                    .params("{}")
-                    .prices(0, PRICE),
-            )
-            .await,
-        0,
-    );
+    let (agents, task_id) = two_agents_and_a_task(&stack, &url, app, pool, "{}", upload).await;
     wait_task(&url, task_id, 60, both_failed).await;
     // ten scheduler rounds later the task still waits for its final deadline
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -204,8 +200,9 @@ async fn a_failure_another_worker_might_not_have_does_not_end_the_task() {
         (U256::from(FUNDS - PRICE), U256::from(PRICE)),
         "still locked"
     );
-    a0.shutdown().await;
-    a1.shutdown().await;
+    for a in agents {
+        a.shutdown().await;
+    }
     scheduler.shutdown().await;
 }
 
@@ -217,19 +214,10 @@ async fn fail_early_after_zero_waits_for_the_final_deadline_as_before() {
     config.fail_early_after = 0;
     let scheduler = arca_scheduler::spawn(config).await.unwrap();
     let url = scheduler.url();
-    let [w0, w1] = stack.actors.workers.clone();
-    let a0 = agent(&stack, &url, &w0, FileExecute::new("hello")).await;
-    let a1 = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
-    let task_id = Stack::task_id(
-        stack
-            .deal(
-                &DealSpec::new(&stack, app, pool)
-                    .params(FAILING_PARAMS)
-                    .prices(0, PRICE),
-            )
-            .await,
-        0,
-    );
+    let (agents, task_id) = two_agents_and_a_task(&stack, &url, app, pool, FAILING_PARAMS, || {
+        FileExecute::new("hello")
+    })
+    .await;
     let view = wait_task(&url, task_id, 60, both_failed).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(chain_status(&stack, task_id).await, "ACTIVE");
@@ -244,8 +232,9 @@ async fn fail_early_after_zero_waits_for_the_final_deadline_as_before() {
     let view = wait_task(&url, task_id, 30, |v| v.status == "FAILED").await;
     assert_eq!(view.failure.unwrap()["cause"], "final-deadline-reached");
     assert_eq!(escrow(&stack).await.0, (U256::from(FUNDS), U256::ZERO));
-    a0.shutdown().await;
-    a1.shutdown().await;
+    for a in agents {
+        a.shutdown().await;
+    }
     scheduler.shutdown().await;
 }
 
@@ -261,19 +250,10 @@ async fn a_scheduler_that_died_after_abort_task_settles_the_task_at_restart() {
     let first = arca_scheduler::spawn(config).await.unwrap();
     let url = first.url();
     let addr = first.addr();
-    let [w0, w1] = stack.actors.workers.clone();
-    let a0 = agent(&stack, &url, &w0, FileExecute::new("hello")).await;
-    let a1 = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
-    let task_id = Stack::task_id(
-        stack
-            .deal(
-                &DealSpec::new(&stack, app, pool)
-                    .params(FAILING_PARAMS)
-                    .prices(0, PRICE),
-            )
-            .await,
-        0,
-    );
+    let (agents, task_id) = two_agents_and_a_task(&stack, &url, app, pool, FAILING_PARAMS, || {
+        FileExecute::new("hello")
+    })
+    .await;
     wait_task(&url, task_id, 60, both_failed).await;
     first.shutdown().await;
 
@@ -316,8 +296,9 @@ async fn a_scheduler_that_died_after_abort_task_settles_the_task_at_restart() {
             .all(|r| r.status == ReplicateStatus::ComputeFailed)
     );
     assert_eq!(escrow(&stack).await.0, (U256::from(FUNDS), U256::ZERO));
-    a0.shutdown().await;
-    a1.shutdown().await;
+    for a in agents {
+        a.shutdown().await;
+    }
     second.shutdown().await;
 }
 
