@@ -216,6 +216,42 @@ pub(crate) struct StorageServeArgs {
     /// Largest accepted result archive, in MiB.
     #[arg(long, default_value_t = 512)]
     max_upload_mib: u64,
+    /// Keep result blobs in this S3 bucket (it must exist) instead of <data-dir>/blobs, so
+    /// several stores can share them; the index stays in --data-dir. Credentials come from the
+    /// AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, …).
+    #[arg(long, value_name = "BUCKET")]
+    s3_bucket: Option<String>,
+    /// Key prefix of the blobs inside the bucket (e.g. `arca/results`).
+    #[arg(
+        long,
+        default_value = "",
+        requires = "s3_bucket",
+        value_name = "PREFIX"
+    )]
+    s3_prefix: String,
+    /// An S3-compatible server (MinIO, Ceph, …) instead of AWS, e.g. http://127.0.0.1:9000.
+    #[arg(long, requires = "s3_bucket", value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// The bucket's region.
+    #[arg(long, default_value = "us-east-1", requires = "s3_bucket")]
+    s3_region: String,
+}
+
+impl StorageServeArgs {
+    /// The S3 settings, when blobs go to a bucket.
+    fn s3(&self) -> Option<arca_storage::s3::S3Config> {
+        self.s3_bucket
+            .as_ref()
+            .map(|bucket| arca_storage::s3::S3Config {
+                bucket: bucket.clone(),
+                prefix: self.s3_prefix.trim_matches('/').to_owned(),
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                // from the AWS environment, never from the command line (shell history)
+                access_key_id: None,
+                secret_access_key: None,
+            })
+    }
 }
 
 pub(crate) fn run_storage(args: StorageServeArgs) -> anyhow::Result<ExitCode> {
@@ -223,12 +259,38 @@ pub(crate) fn run_storage(args: StorageServeArgs) -> anyhow::Result<ExitCode> {
         arca_storage::Config::new(args.chain.rpc.clone(), args.chain.hub, &args.data_dir);
     config.listen = args.listen;
     config.max_upload_bytes = args.max_upload_mib.saturating_mul(1 << 20);
+    let s3 = args.s3();
     crate::output::block_on(async move {
-        let handle = arca_storage::spawn(config)
-            .await
+        let (handle, blobs_at) = match &s3 {
+            None => (
+                arca_storage::spawn(config).await,
+                args.data_dir.join("blobs").display().to_string(),
+            ),
+            Some(s3) => {
+                let at = format!(
+                    "s3://{}/{} at {}",
+                    s3.bucket,
+                    s3.prefix,
+                    s3.endpoint.as_deref().unwrap_or("AWS")
+                );
+                let blobs = arca_storage::s3::S3Store::new(s3)
+                    .with_context(|| format!("--s3-bucket: {at}"))?;
+                // a write probe now, rather than a failed upload at the first task's end
+                arca_storage::BlobStore::check(&blobs).await.with_context(|| {
+                    format!(
+                        "--s3-bucket: cannot write to {at}; check that the bucket exists and that the AWS credentials in the environment may write to it"
+                    )
+                })?;
+                (
+                    arca_storage::spawn_with_store(config, std::sync::Arc::new(blobs)).await,
+                    at,
+                )
+            }
+        };
+        let handle = handle
             .with_context(|| format!("starting the result store in {}", args.data_dir.display()))?;
         println!(
-            "result store listening on {} (data in {})",
+            "result store listening on {} (index in {}, blobs in {blobs_at})",
             handle.url(),
             args.data_dir.display()
         );
@@ -254,6 +316,45 @@ mod tests {
     struct Scheduler {
         #[command(flatten)]
         args: SchedulerArgs,
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Storage {
+        #[command(flatten)]
+        args: StorageServeArgs,
+    }
+
+    #[test]
+    fn s3_options_make_the_blob_backend_and_need_a_bucket() {
+        use clap::Parser as _;
+        const HUB: [&str; 2] = ["--hub", "0x0000000000000000000000000000000000000001"];
+        let local = Storage::try_parse_from(["storage", HUB[0], HUB[1]]).unwrap();
+        assert!(local.args.s3().is_none());
+        let s3 = Storage::try_parse_from([
+            "storage",
+            HUB[0],
+            HUB[1],
+            "--s3-bucket",
+            "results",
+            "--s3-prefix",
+            "/arca/results/",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000",
+        ])
+        .unwrap()
+        .args
+        .s3()
+        .unwrap();
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str(), s3.region.as_str()),
+            ("results", "arca/results", "us-east-1")
+        );
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(s3.access_key_id.is_none(), "keys come from the environment");
+        let err = Storage::try_parse_from(["storage", HUB[0], HUB[1], "--s3-endpoint", "http://x"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--s3-bucket"), "{err}");
     }
 
     #[test]
