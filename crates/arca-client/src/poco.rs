@@ -8,7 +8,7 @@ use crate::orders::SignedOrder;
 use crate::{Client, ClientError, Result, client::Sent};
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::sol_types::SolEvent;
-use arca_contracts::bindings::IexecHub::OrdersMatched;
+use arca_contracts::bindings::IexecHub::{OrdersMatched, TaskAborted};
 use arca_contracts::bindings::IexecLibOrders_v5 as poco;
 
 /// A deal as stored on chain.
@@ -242,6 +242,27 @@ impl Client {
         let call = self.hub().abortTask(task_id, cause).from(self.from()?);
         self.confirm("ending the task early (abortTask)", call.send().await)
             .await
+    }
+
+    /// The `TaskAborted` event of `task_id`, if its workerpool ended it early: the cause digest
+    /// and the transaction. Searches the hub's whole log history (one `eth_getLogs` filtered by
+    /// event and task id), so a public RPC limiting log ranges may refuse it: the error says so.
+    pub async fn task_aborted(&self, task_id: B256) -> Result<Option<(B256, Option<B256>)>> {
+        use alloy::providers::Provider as _;
+        let filter = alloy::rpc::types::Filter::new()
+            .address(*self.hub().address())
+            .event_signature(TaskAborted::SIGNATURE_HASH)
+            .topic1(task_id)
+            .from_block(0);
+        let logs = self
+            .provider()
+            .get_logs(&filter)
+            .await
+            .map_err(|e| ClientError::chain("reading TaskAborted logs", e))?;
+        Ok(logs.iter().find_map(|log| {
+            let event = TaskAborted::decode_log(&log.inner).ok()?;
+            Some((event.data.cause, log.transaction_hash))
+        }))
     }
 }
 

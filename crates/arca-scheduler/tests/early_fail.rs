@@ -163,6 +163,12 @@ async fn two_workers_failing_with_an_exit_code_end_the_task_early_and_refund_the
     let cause_json = serde_json::to_vec(&f["failureCause"]).unwrap();
     assert_eq!(event.data.cause, keccak256(&cause_json));
     assert_eq!(f["causeDigest"], serde_json::json!(keccak256(&cause_json)));
+    // and the chain alone tells it apart from a claim (`task show` without the pool's API)
+    let requester = stack.client(&stack.actors.requester).await;
+    assert_eq!(
+        requester.task_aborted(task_id).await.unwrap(),
+        Some((keccak256(&cause_json), Some(tx)))
+    );
 
     for a in agents {
         a.shutdown().await;
@@ -231,6 +237,8 @@ async fn fail_early_after_zero_waits_for_the_final_deadline_as_before() {
     advance_time(&stack, final_deadline - chain_now(&stack).await + 1).await;
     let view = wait_task(&url, task_id, 30, |v| v.status == "FAILED").await;
     assert_eq!(view.failure.unwrap()["cause"], "final-deadline-reached");
+    let requester = stack.client(&stack.actors.requester).await;
+    assert_eq!(requester.task_aborted(task_id).await.unwrap(), None);
     assert_eq!(escrow(&stack).await.0, (U256::from(FUNDS), U256::ZERO));
     for a in agents {
         a.shutdown().await;

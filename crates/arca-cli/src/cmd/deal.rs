@@ -650,12 +650,31 @@ async fn task_show(a: &TaskShowArgs) -> anyhow::Result<Outcome> {
         human.push(format!("  results {}", view["results"]));
     }
     let mut outcome = Outcome::new("").with("task", view.clone());
+    let mut scheduler_seen = false;
     if let Some(api) = &api
         && let Ok(Some(s)) = api.task(task_id).await
     {
         human.push(format!("  scheduler: {}", scheduler_line(&s)));
         human.extend(ended_early_lines(&s));
         outcome = outcome.with("scheduler", s);
+        scheduler_seen = true;
+    }
+    // Without the workerpool's own account, the chain still tells an early end from a claim.
+    if !scheduler_seen && status_name(&task) == "FAILED" {
+        match client.task_aborted(task_id).await {
+            Ok(Some((cause, tx))) => {
+                human.push(format!(
+                    "  ended early by the workerpool (abortTask{}), before the final deadline: the requester was refunded in full; the workerpool's API (--workerpool-api) has the reason (cause digest {cause})",
+                    tx.map(|t| format!(", tx {t}")).unwrap_or_default()
+                ));
+                outcome = outcome.with("aborted", json!({"cause": cause, "txHash": tx}));
+            }
+            Ok(None) => human.push(
+                "  claimed after its final deadline without a result: the requester was refunded"
+                    .into(),
+            ),
+            Err(e) => human.push(format!("  (could not tell an early end from a claim: {e})")),
+        }
     }
     if let Some(name) = &a.download {
         if status_name(&task) != "COMPLETED" {
