@@ -81,8 +81,16 @@ enum Command {
     /// Run a workerpool's scheduler (owner key in ARCA_SCHEDULER_KEY).
     Scheduler(cmd::services::SchedulerArgs),
     /// Run a worker for a workerpool's scheduler (key in ARCA_WORKER_KEY).
+    #[command(after_help = WORKER_ENV)]
     Worker(cmd::services::WorkerArgs),
 }
+
+/// What `arca worker` (and `arca up`'s workers) read from the environment besides its options.
+const WORKER_ENV: &str = "Environment:
+  ARCA_REGISTRY_AUTH      credentials for private registries the app images are pulled from:
+                          host=user:password[,host=user:password…]
+  ARCA_PULL_TIMEOUT_SECS  longest wait for one image pull (default 600)
+  SSL_CERT_FILE           extra CA certificates (PEM) trusted for https inputs and datasets";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -42,10 +42,13 @@ Running the same parts as separate processes (scale-out):
   arca deploy --rpc URL --private-key KEY
   arca sms --rpc URL --hub HUB --db sms.sqlite --master-key-file sms.key
   arca market --rpc URL --hub HUB --data-dir market/
-  arca storage serve --rpc URL --hub HUB --data-dir results/
+  arca storage serve --rpc URL --hub HUB --data-dir results/   (--s3-bucket: blobs in S3)
   arca scheduler --rpc URL --hub HUB --workerpool ADDR --sms URL --market URL ...
+                                       (--postgres-url: state in Postgres)
   arca worker --scheduler URL ...      (any number, on any machine with a Docker daemon)
-Then point chain.json (host, hub, sms, iexecGateway, ipfsGateway, workerpoolApi) at them.";
+Then point chain.json (host, hub, sms, iexecGateway, ipfsGateway, workerpoolApi) at them.
+The workers here read the environment `arca worker --help` lists (registry credentials, pull
+timeout, extra CA certificates).";
 
 pub(crate) fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     if args.workers == 0 {
