@@ -94,38 +94,13 @@ async fn fixture() -> Fixture {
 impl Fixture {
     /// A standard task of the test app, authorized for this worker (no enclave challenge).
     fn spec(&self, args: &str) -> ReplicateSpec {
-        let task_id = unique_task(1);
-        ReplicateSpec {
-            chain_id: 65535,
-            deal_id: B256::repeat_byte(0xde),
-            task_id,
-            task_index: 0,
-            bot_first: 0,
-            bot_size: 1,
-            app: AppSpec {
-                address: Address::repeat_byte(0xa1),
-                image: self.image.clone(),
-                checksum: self.image_id,
-                mrenclave: String::new(),
-            },
-            dataset: None,
-            params: DealParams {
-                args: args.into(),
-                ..Default::default()
-            },
-            requester: Address::repeat_byte(0x44),
-            beneficiary: Address::repeat_byte(0x44),
-            callback: Address::ZERO,
-            tag: B256::ZERO,
-            max_execution_time: Duration::from_secs(60),
-            authorization: WorkerpoolAuthorization {
-                worker_wallet: self.ctx.worker.address(),
-                chain_task_id: task_id,
-                enclave_challenge: Address::ZERO,
-                signature: Bytes::from(vec![0u8; 65]),
-            },
-            tee: None,
-        }
+        common::standard_spec(
+            self.ctx.worker.address(),
+            unique_task(1),
+            &self.image,
+            self.image_id,
+            args,
+        )
     }
 
     /// Every path left under the work directory.

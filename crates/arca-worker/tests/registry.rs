@@ -14,12 +14,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::primitives::B256;
 use alloy::signers::local::PrivateKeySigner;
 use arca_worker::runner::{PullSettings, RegistryCredentials};
-use arca_worker::task::{
-    AppSpec, Computed, DealParams, Failure, FailureCause, Stage, WorkerpoolAuthorization,
-};
+use arca_worker::task::{Computed, Failure, FailureCause, Stage};
 use arca_worker::{
     Checksum, ContainerRunner, DigestMatch, DirResultStore, PipelineContext, ReplicateOutcome,
     ReplicateSpec, run_replicate,
@@ -160,37 +158,7 @@ impl Worker {
         task[0] = 0x7e;
         task[16..].copy_from_slice(&nonce().to_be_bytes());
         let task_id = B256::from(task);
-        ReplicateSpec {
-            chain_id: 65535,
-            deal_id: B256::repeat_byte(0xde),
-            task_id,
-            task_index: 0,
-            bot_first: 0,
-            bot_size: 1,
-            app: AppSpec {
-                address: Address::repeat_byte(0xa1),
-                image: image.to_owned(),
-                checksum,
-                mrenclave: String::new(),
-            },
-            dataset: None,
-            params: DealParams {
-                args: args.into(),
-                ..Default::default()
-            },
-            requester: Address::repeat_byte(0x44),
-            beneficiary: Address::repeat_byte(0x44),
-            callback: Address::ZERO,
-            tag: B256::ZERO,
-            max_execution_time: Duration::from_secs(60),
-            authorization: WorkerpoolAuthorization {
-                worker_wallet: self.ctx.worker.address(),
-                chain_task_id: task_id,
-                enclave_challenge: Address::ZERO,
-                signature: Bytes::from(vec![0u8; 65]),
-            },
-            tee: None,
-        }
+        common::standard_spec(self.ctx.worker.address(), task_id, image, checksum, args)
     }
 }
 

@@ -71,3 +71,47 @@ pub async fn runner() -> ContainerRunner {
         .await
         .expect("a Docker daemon at DOCKER_HOST (scripts/test.d/60-docker.sh starts one)")
 }
+
+/// A standard (non-TEE) task `task_id` of the app `image` (on-chain checksum `checksum`) with
+/// `args`, authorized for `worker` with no enclave challenge: what the scheduler would send.
+pub fn standard_spec(
+    worker: alloy::primitives::Address,
+    task_id: alloy::primitives::B256,
+    image: &str,
+    checksum: alloy::primitives::B256,
+    args: &str,
+) -> arca_worker::task::ReplicateSpec {
+    use alloy::primitives::{Address, B256, Bytes};
+    use arca_worker::task::{AppSpec, DealParams, ReplicateSpec, WorkerpoolAuthorization};
+    ReplicateSpec {
+        chain_id: 65535,
+        deal_id: B256::repeat_byte(0xde),
+        task_id,
+        task_index: 0,
+        bot_first: 0,
+        bot_size: 1,
+        app: AppSpec {
+            address: Address::repeat_byte(0xa1),
+            image: image.to_owned(),
+            checksum,
+            mrenclave: String::new(),
+        },
+        dataset: None,
+        params: DealParams {
+            args: args.into(),
+            ..Default::default()
+        },
+        requester: Address::repeat_byte(0x44),
+        beneficiary: Address::repeat_byte(0x44),
+        callback: Address::ZERO,
+        tag: B256::ZERO,
+        max_execution_time: std::time::Duration::from_secs(60),
+        authorization: WorkerpoolAuthorization {
+            worker_wallet: worker,
+            chain_task_id: task_id,
+            enclave_challenge: Address::ZERO,
+            signature: Bytes::from(vec![0u8; 65]),
+        },
+        tee: None,
+    }
+}
