@@ -6,10 +6,8 @@
 
 mod common;
 
-use alloy::primitives::{B256, U256};
-use arca_client::poco::task_status_name;
-use arca_testkit::{DealSpec, Stack};
-use arca_worker::agent::ReplicateStatus;
+use alloy::primitives::B256;
+use arca_testkit::Stack;
 use common::*;
 
 use arca_pg::test_schema_url as test_url;
@@ -37,52 +35,7 @@ async fn postgres_a_restarted_scheduler_resumes_the_task_from_the_database() {
         c.postgres_url = Some(db.clone());
         c
     };
-    let first = arca_scheduler::spawn(config()).await.expect("scheduler");
-    let url = first.url();
-    let addr = first.addr();
-    let [w0, w1] = stack.actors.workers.clone();
-    let a0 = agent(&stack, &url, &w0, FileExecute::new("hello")).await;
-
-    // trust 3 needs two contributions; the first worker contributes, then the scheduler stops
-    let mut spec = DealSpec::new(&stack, app, pool).params(r#"{"iexec_args":"pg"}"#);
-    spec.trust = 3;
-    let task_id = Stack::task_id(stack.deal(&spec).await, 0);
-    wait_task(&url, task_id, 60, |v| {
-        v.replicates
-            .iter()
-            .any(|r| r.status == ReplicateStatus::Contributed)
-    })
-    .await;
-    first.shutdown().await;
-
-    // the same database, the same address: the task, its replicate and the cursor come back
-    let mut again = config();
-    again.listen = addr;
-    let second = arca_scheduler::spawn(again)
-        .await
-        .expect("restarting the scheduler on Postgres");
-    let view = wait_task(&url, task_id, 10, |_| true).await;
-    assert_eq!(view.status, "RUNNING");
-    assert_eq!(view.replicates.len(), 1);
-    assert_eq!(view.replicates[0].status, ReplicateStatus::Contributed);
-
-    let a1 = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
-    let view = wait_task(&url, task_id, 60, |v| v.status == "COMPLETED").await;
-    assert_eq!(view.replicates.len(), 2);
-    assert!(
-        view.replicates
-            .iter()
-            .all(|r| r.status == ReplicateStatus::Completed),
-        "{view:#?}"
-    );
-    let task = stack
-        .client(&stack.actors.requester)
-        .await
-        .task(task_id)
-        .await
-        .unwrap();
-    assert_eq!(task_status_name(task.status), "COMPLETED");
-    assert_eq!(task.revealCounter, U256::from(2));
+    let task_id = restart_mid_task_and_complete(&stack, app, pool, config).await;
 
     // the state really is in the database: the task row is there, COMPLETED
     let status: String = blocking(move || {
@@ -95,7 +48,4 @@ async fn postgres_a_restarted_scheduler_resumes_the_task_from_the_database() {
         .get(0)
     });
     assert_eq!(status, "COMPLETED");
-    a0.shutdown().await;
-    a1.shutdown().await;
-    second.shutdown().await;
 }

@@ -5,7 +5,6 @@
 mod common;
 
 use alloy::primitives::{B256, U256};
-use arca_client::poco::task_status_name;
 use arca_testkit::{DealSpec, Stack};
 use arca_worker::agent::ReplicateStatus;
 use common::*;
@@ -17,57 +16,10 @@ async fn a_restarted_scheduler_resumes_the_task_and_its_workers_log_in_again() {
     let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
     let pool = stack.workerpool("pool").await;
     let data = tempfile::tempdir().unwrap();
-    let first = scheduler(&stack, pool, data.path()).await;
-    let url = first.url();
-    let addr = first.addr();
-    let [w0, w1] = stack.actors.workers.clone();
-    let a0 = agent(&stack, &url, &w0, FileExecute::new("hello")).await;
-
-    // trust 3 needs two contributions; the first worker contributes, then the scheduler stops
-    let mut spec = DealSpec::new(&stack, app, pool).params(r#"{"iexec_args":"again"}"#);
-    spec.trust = 3;
-    let task_id = Stack::task_id(stack.deal(&spec).await, 0);
-    wait_task(&url, task_id, 60, |v| {
-        v.replicates
-            .iter()
-            .any(|r| r.status == ReplicateStatus::Contributed)
+    restart_mid_task_and_complete(&stack, app, pool, || {
+        scheduler_config(&stack, pool, data.path())
     })
     .await;
-    first.shutdown().await;
-
-    // same data dir, same address: the task, its replicate and the deal cursor come back
-    let mut config = scheduler_config(&stack, pool, data.path());
-    config.listen = addr;
-    let second = arca_scheduler::spawn(config)
-        .await
-        .expect("restarting the scheduler");
-    let view = wait_task(&url, task_id, 10, |_| true).await;
-    assert_eq!(view.status, "RUNNING");
-    assert_eq!(view.replicates.len(), 1);
-    assert_eq!(view.replicates[0].status, ReplicateStatus::Contributed);
-
-    // a second worker joins; the first one (whose session died with the old scheduler) logs in
-    // again to learn it must reveal
-    let a1 = agent(&stack, &url, &w1, FileExecute::new("hello")).await;
-    let view = wait_task(&url, task_id, 60, |v| v.status == "COMPLETED").await;
-    assert_eq!(view.replicates.len(), 2);
-    assert!(
-        view.replicates
-            .iter()
-            .all(|r| r.status == ReplicateStatus::Completed),
-        "{view:#?}"
-    );
-    let task = stack
-        .client(&stack.actors.requester)
-        .await
-        .task(task_id)
-        .await
-        .unwrap();
-    assert_eq!(task_status_name(task.status), "COMPLETED");
-    assert_eq!(task.revealCounter, U256::from(2));
-    a0.shutdown().await;
-    a1.shutdown().await;
-    second.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -263,3 +263,74 @@ pub async fn chain_now(stack: &Stack) -> u64 {
         .header
         .timestamp
 }
+
+/// The restart scenario every store backend must survive: a trust-3 task gets its first
+/// contribution, the scheduler (made by `config`) stops; a new one on the same state and address
+/// finds the task RUNNING with that CONTRIBUTED replicate, a second worker joins, the first logs
+/// in again to reveal, and the task COMPLETES on chain with two reveals. Returns the task id.
+pub async fn restart_mid_task_and_complete(
+    stack: &Stack,
+    app: Address,
+    pool: Address,
+    config: impl Fn() -> SchedulerConfig,
+) -> B256 {
+    use arca_worker::agent::ReplicateStatus;
+    let first = arca_scheduler::spawn(config())
+        .await
+        .expect("starting the scheduler");
+    let url = first.url();
+    let [w0, w1] = stack.actors.workers.clone();
+    let a0 = agent(stack, &url, &w0, FileExecute::new("hello")).await;
+
+    // trust 3 needs two contributions; the first worker contributes, then the scheduler stops
+    let mut spec =
+        arca_testkit::DealSpec::new(stack, app, pool).params(r#"{"iexec_args":"again"}"#);
+    spec.trust = 3;
+    let task_id = Stack::task_id(stack.deal(&spec).await, 0);
+    wait_task(&url, task_id, 60, |v| {
+        v.replicates
+            .iter()
+            .any(|r| r.status == ReplicateStatus::Contributed)
+    })
+    .await;
+    let addr = first.addr();
+    first.shutdown().await;
+
+    // same state, same address: the task, its replicate and the deal cursor come back
+    let mut again = config();
+    again.listen = addr;
+    let second = arca_scheduler::spawn(again)
+        .await
+        .expect("restarting the scheduler");
+    let view = wait_task(&url, task_id, 10, |_| true).await;
+    assert_eq!(view.status, "RUNNING");
+    assert_eq!(view.replicates.len(), 1);
+    assert_eq!(view.replicates[0].status, ReplicateStatus::Contributed);
+
+    // a second worker joins; the first one (whose session died with the old scheduler) logs in
+    // again to learn it must reveal
+    let a1 = agent(stack, &url, &w1, FileExecute::new("hello")).await;
+    let view = wait_task(&url, task_id, 60, |v| v.status == "COMPLETED").await;
+    assert_eq!(view.replicates.len(), 2);
+    assert!(
+        view.replicates
+            .iter()
+            .all(|r| r.status == ReplicateStatus::Completed),
+        "{view:#?}"
+    );
+    let task = stack
+        .client(&stack.actors.requester)
+        .await
+        .task(task_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        arca_client::poco::task_status_name(task.status),
+        "COMPLETED"
+    );
+    assert_eq!(task.revealCounter, U256::from(2));
+    a0.shutdown().await;
+    a1.shutdown().await;
+    second.shutdown().await;
+    task_id
+}
