@@ -206,6 +206,36 @@ pub struct Session {
     /// The last follow-up release number accepted (0 after the attested release).
     pub counter: u64,
 }
+/// The release log as read by a backend (`entries`, first unreadable row): the entries, or an
+/// error naming the row that is not a log entry.
+pub(crate) fn readable_releases(
+    (entries, unreadable): (Vec<Release>, Option<u64>),
+) -> Result<Vec<Release>> {
+    match unreadable {
+        Some(seq) => Err(SmsError::Store(format!(
+            "release log row {seq} is not a log entry (tampered?)"
+        ))),
+        None => Ok(entries),
+    }
+}
+
+/// Verifies a release log as read by a backend: the chain and MACs of `entries`, with an
+/// unreadable row as the first problem unless an earlier entry is already wrong.
+pub(crate) fn verify_read_log(
+    (entries, unreadable): (Vec<Release>, Option<u64>),
+    log_key: &[u8; 32],
+) -> (Vec<Release>, std::result::Result<(), Tamper>) {
+    let mut verdict = crate::log::verify(&entries, Some(log_key));
+    if let Some(seq) = unreadable
+        && verdict.as_ref().err().is_none_or(|t| t.seq >= seq)
+    {
+        verdict = Err(Tamper {
+            seq,
+            reason: "unreadable: the row is not a log entry".to_owned(),
+        });
+    }
+    (entries, verdict)
+}
 
 /// Storage of sealed, versioned secrets, single-use TEE sessions and the release log.
 pub trait SecretStore: Send + Sync + std::fmt::Debug {
@@ -793,28 +823,11 @@ impl SecretStore for SqliteStore {
     }
 
     fn releases(&self) -> Result<Vec<Release>> {
-        let (entries, unreadable) = self.read_log()?;
-        match unreadable {
-            Some(seq) => Err(SmsError::Store(format!(
-                "release log row {seq} is not a log entry (tampered?)"
-            ))),
-            None => Ok(entries),
-        }
+        readable_releases(self.read_log()?)
     }
 
     fn verify_log(&self) -> Result<(Vec<Release>, std::result::Result<(), Tamper>)> {
-        let (entries, unreadable) = self.read_log()?;
-        let mut verdict = crate::log::verify(&entries, Some(&self.log_key));
-        if let Some(seq) = unreadable
-            && verdict.as_ref().err().is_none_or(|t| t.seq >= seq)
-        {
-            // the unreadable row is the first problem unless an earlier entry is already wrong
-            verdict = Err(Tamper {
-                seq,
-                reason: "unreadable: the row is not a log entry".to_owned(),
-            });
-        }
-        Ok((entries, verdict))
+        Ok(verify_read_log(self.read_log()?, &self.log_key))
     }
 
     fn ping(&self) -> Result<()> {

@@ -23,8 +23,8 @@
 use crate::error::{Result, SmsError};
 use crate::log::{Release, Tamper, entry_hash, entry_mac};
 use crate::store::{
-    MasterKey, Pin, Revocation, SecretKind, SecretMeta, SecretStore, Session, aad, store_err,
-    unix_now,
+    MasterKey, Pin, Revocation, SecretKind, SecretMeta, SecretStore, Session, aad,
+    readable_releases, store_err, unix_now, verify_read_log,
 };
 use alloy::primitives::B256;
 use arca_pg::{OpenError, PgConnection, describe};
@@ -515,28 +515,11 @@ impl SecretStore for PgStore {
     }
 
     fn releases(&self) -> Result<Vec<Release>> {
-        let (entries, unreadable) = self.read_log()?;
-        match unreadable {
-            Some(seq) => Err(SmsError::Store(format!(
-                "release log row {seq} is not a log entry (tampered?)"
-            ))),
-            None => Ok(entries),
-        }
+        readable_releases(self.read_log()?)
     }
 
     fn verify_log(&self) -> Result<(Vec<Release>, std::result::Result<(), Tamper>)> {
-        let (entries, unreadable) = self.read_log()?;
-        let mut verdict = crate::log::verify(&entries, Some(&self.log_key));
-        if let Some(seq) = unreadable
-            && verdict.as_ref().err().is_none_or(|t| t.seq >= seq)
-        {
-            // the unreadable row is the first problem unless an earlier entry is already wrong
-            verdict = Err(Tamper {
-                seq,
-                reason: "unreadable: the row is not a log entry".to_owned(),
-            });
-        }
-        Ok((entries, verdict))
+        Ok(verify_read_log(self.read_log()?, &self.log_key))
     }
 
     fn ping(&self) -> Result<()> {
