@@ -123,21 +123,33 @@ fn restricted(restrict: Address, who: Address) -> bool {
 
 /// The first `matchOrders` check an app order fails for `w` alone, if any.
 pub(crate) fn app_fails(o: &typed::AppOrder, remaining: U256, w: &Wanted) -> Option<String> {
+    first_failure(
+        remaining,
+        &[
+            (o.requesterrestrict, Some(w.requester), "requester"),
+            (
+                o.datasetrestrict,
+                Some(w.dataset.unwrap_or(Address::ZERO)),
+                "dataset",
+            ),
+            (o.workerpoolrestrict, w.workerpool, "workerpool"),
+        ],
+    )
+}
+
+/// The volume check, then the first restriction `(restrict, who, what)` that `who` does not
+/// meet (`who` unknown yet: not checked), in PoCo's order.
+fn first_failure(
+    remaining: U256,
+    restrictions: &[(Address, Option<Address>, &str)],
+) -> Option<String> {
     if remaining.is_zero() {
         return Some("no remaining volume".into());
     }
-    if restricted(o.requesterrestrict, w.requester) {
-        return Some(format!("restricted to requester {}", o.requesterrestrict));
-    }
-    if restricted(o.datasetrestrict, w.dataset.unwrap_or(Address::ZERO)) {
-        return Some(format!("restricted to dataset {}", o.datasetrestrict));
-    }
-    if let Some(pool) = w.workerpool
-        && restricted(o.workerpoolrestrict, pool)
-    {
-        return Some(format!("restricted to workerpool {}", o.workerpoolrestrict));
-    }
-    None
+    restrictions.iter().find_map(|&(restrict, who, what)| {
+        who.is_some_and(|who| restricted(restrict, who))
+            .then(|| format!("restricted to {what} {restrict}"))
+    })
 }
 
 /// The first check a dataset order fails against `w` and the chosen app order.
@@ -146,21 +158,14 @@ pub(crate) fn dataset_fails(
     remaining: U256,
     w: &Wanted,
 ) -> Option<String> {
-    if remaining.is_zero() {
-        return Some("no remaining volume".into());
-    }
-    if restricted(o.requesterrestrict, w.requester) {
-        return Some(format!("restricted to requester {}", o.requesterrestrict));
-    }
-    if restricted(o.apprestrict, w.app) {
-        return Some(format!("restricted to app {}", o.apprestrict));
-    }
-    if let Some(pool) = w.workerpool
-        && restricted(o.workerpoolrestrict, pool)
-    {
-        return Some(format!("restricted to workerpool {}", o.workerpoolrestrict));
-    }
-    None
+    first_failure(
+        remaining,
+        &[
+            (o.requesterrestrict, Some(w.requester), "requester"),
+            (o.apprestrict, Some(w.app), "app"),
+            (o.workerpoolrestrict, w.workerpool, "workerpool"),
+        ],
+    )
 }
 
 /// The first `matchOrders` check a workerpool order fails against the request and the chosen app and
