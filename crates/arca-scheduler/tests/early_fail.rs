@@ -31,10 +31,7 @@ const FAILING_PARAMS: &str = r#"{"iexec_args":"fail"}"#;
 
 /// A stack with the requester and the pool owner funded, an app and a workerpool.
 async fn setup() -> (Stack, Address, Address) {
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let a = &stack.actors;
     for who in [&a.requester, &a.scheduler] {
         fund_rlc(&stack, who, FUNDS).await;

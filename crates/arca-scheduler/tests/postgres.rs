@@ -6,8 +6,6 @@
 
 mod common;
 
-use alloy::primitives::B256;
-use arca_testkit::Stack;
 use common::*;
 
 use arca_pg::test_schema_url as test_url;
@@ -24,10 +22,7 @@ async fn postgres_a_restarted_scheduler_resumes_the_task_from_the_database() {
     let Some(db) = blocking(|| test_url("scheduler_t_e2e")) else {
         return;
     };
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let unused = tempfile::tempdir().unwrap();
     let config = || {
         let mut c = scheduler_config(&stack, pool, unused.path());

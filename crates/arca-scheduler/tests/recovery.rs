@@ -4,17 +4,14 @@
 
 mod common;
 
-use alloy::primitives::{B256, U256};
+use alloy::primitives::U256;
 use arca_testkit::{DealSpec, Stack};
 use arca_worker::agent::ReplicateStatus;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_scheduler_resumes_the_task_and_its_workers_log_in_again() {
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let data = tempfile::tempdir().unwrap();
     restart_mid_task_and_complete(&stack, app, pool, || {
         scheduler_config(&stack, pool, data.path())
@@ -24,10 +21,7 @@ async fn a_restarted_scheduler_resumes_the_task_and_its_workers_log_in_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_final_deadline_the_scheduler_claims_and_the_requester_is_refunded() {
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let a = &stack.actors;
     // RLC for the requester (pays) and the pool owner (stakes 30% of the price per task)
     let admin = stack.client(&a.admin).await;
@@ -90,10 +84,7 @@ impl arca_worker::agent::Execute for Hang {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_task_is_declared_lost_and_the_task_completes_elsewhere() {
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let data = tempfile::tempdir().unwrap();
     let mut config = scheduler_config(&stack, pool, data.path());
     config.worker_timeout = std::time::Duration::from_secs(2);

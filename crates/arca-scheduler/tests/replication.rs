@@ -27,10 +27,7 @@ async fn score(client: &Client, worker: Address) -> U256 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trust_2_and_3_complete_through_contribute_reveal_finalize() {
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let data = tempfile::tempdir().unwrap();
     let scheduler = scheduler(&stack, pool, data.path()).await;
     let url = scheduler.url();
@@ -79,10 +76,7 @@ async fn trust_2_and_3_complete_through_contribute_reveal_finalize() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_with_a_different_result_is_rejected_and_the_honest_consensus_completes() {
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let data = tempfile::tempdir().unwrap();
     let scheduler = scheduler(&stack, pool, data.path()).await;
     let url = scheduler.url();
@@ -163,10 +157,7 @@ async fn nobody_revealing_in_time_reopens_the_task_and_another_worker_completes_
     use alloy::primitives::keccak256;
     use alloy::signers::SignerSync;
     use arca_worker::agent::{NextAction, SchedulerApi, StatusReport, WorkerInfo};
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let data = tempfile::tempdir().unwrap();
     let scheduler = scheduler(&stack, pool, data.path()).await;
     let url = scheduler.url();

@@ -4,7 +4,6 @@
 
 mod common;
 
-use alloy::primitives::B256;
 use arca_client::poco::task_status_name;
 use arca_scheduler::client::Client;
 use arca_testkit::{DealSpec, Stack};
@@ -13,10 +12,7 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trust_1_task_completes_with_contribute_and_finalize() {
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let data = tempfile::tempdir().unwrap();
     let scheduler = scheduler(&stack, pool, data.path()).await;
     let url = scheduler.url();
@@ -79,10 +75,7 @@ async fn a_trust_1_task_completes_with_contribute_and_finalize() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_replicate_explains_itself_and_its_logs_go_to_the_requester_only() {
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let data = tempfile::tempdir().unwrap();
     // the task must stay ACTIVE after its only worker's failure to show the interim view; with
     // one worker alive the default policy would end it early at once (tests/early_fail.rs)
@@ -151,10 +144,7 @@ async fn a_failed_replicate_explains_itself_and_its_logs_go_to_the_requester_onl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_deal_of_10_tasks_completes_on_two_workers() {
-    init_tracing();
-    let stack = Stack::start().await;
-    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
-    let pool = stack.workerpool("pool").await;
+    let (stack, app, pool) = hello_stack().await;
     let data = tempfile::tempdir().unwrap();
     let scheduler = scheduler(&stack, pool, data.path()).await;
     let url = scheduler.url();

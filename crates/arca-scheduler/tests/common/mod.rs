@@ -109,6 +109,15 @@ pub fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+/// Tracing, a fresh chain with PoCo, the "hello" app (image `arca/hello:1`, no checksum) and a
+/// workerpool owned by the stack's scheduler actor: what most scheduler tests start from.
+pub async fn hello_stack() -> (Stack, Address, Address) {
+    init_tracing();
+    let stack = Stack::start().await;
+    let app = stack.app("hello", "arca/hello:1", B256::ZERO, "").await;
+    let pool = stack.workerpool("pool").await;
+    (stack, app, pool)
+}
 
 pub fn scheduler_config(
     stack: &Stack,
