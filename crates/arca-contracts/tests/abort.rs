@@ -17,24 +17,6 @@ const KITTY: Address = alloy::primitives::address!("99c2268479b93fDe362323512298
 /// The tests' category has a work clock of 300 s; the final deadline is 10 of them.
 const FINAL_DEADLINE: u64 = 10 * 300;
 
-/// Worker `w` contributes `digest` to `taskid` (authorized by the scheduler).
-async fn contribute(fx: &Fixture, w: usize, taskid: B256, digest: B256) {
-    let worker = fx.workers[w].address();
-    let (hash, seal) = Fixture::commitments(worker, taskid, digest);
-    send!(
-        fx.hub
-            .contribute(
-                taskid,
-                hash,
-                seal,
-                Address::ZERO,
-                Bytes::new(),
-                fx.authorization(worker, taskid, Address::ZERO),
-            )
-            .from(worker)
-    );
-}
-
 /// The accounts whose escrow a failed task moves, in a fixed order.
 fn watched(fx: &Fixture) -> Vec<Address> {
     let mut v = vec![
@@ -85,8 +67,10 @@ async fn two_active_tasks_with_a_contributor(fx: &Fixture) -> (B256, B256, B256)
     let (t0, t1) = (Fixture::task_id(dealid, 0), Fixture::task_id(dealid, 1));
     send!(fx.hub.initialize(dealid, U256::ZERO));
     send!(fx.hub.initialize(dealid, U256::from(1)));
-    contribute(fx, 0, t0, B256::repeat_byte(1)).await;
-    contribute(fx, 1, t1, B256::repeat_byte(1)).await;
+    fx.contribute(fx.workers[0].address(), t0, B256::repeat_byte(1))
+        .await;
+    fx.contribute(fx.workers[1].address(), t1, B256::repeat_byte(1))
+        .await;
     for t in [t0, t1] {
         assert_eq!(fx.hub.viewTask(t).call().await.unwrap().status, 1, "ACTIVE");
     }
@@ -222,7 +206,7 @@ async fn only_an_active_task_before_the_final_deadline() {
     // REVEALING: at trust 1 the first contribution is the consensus
     send!(fx.hub.initialize(dealid, U256::ZERO));
     let digest = B256::repeat_byte(3);
-    contribute(&fx, 0, t0, digest).await;
+    fx.contribute(fx.workers[0].address(), t0, digest).await;
     assert_eq!(fx.hub.viewTask(t0).call().await.unwrap().status, 2);
     assert!(abort(t0).call().await.is_err(), "not after consensus");
 

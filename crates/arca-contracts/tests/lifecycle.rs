@@ -210,19 +210,7 @@ async fn trust3_consensus_with_a_lying_worker() {
     let before = balances(&fx, &workers).await;
     for (i, worker) in workers.iter().copied().enumerate() {
         let digest = if worker == liar { bad } else { good };
-        let (hash, seal) = Fixture::commitments(worker, taskid, digest);
-        send!(
-            fx.hub
-                .contribute(
-                    taskid,
-                    hash,
-                    seal,
-                    Address::ZERO,
-                    Bytes::new(),
-                    fx.authorization(worker, taskid, Address::ZERO)
-                )
-                .from(worker)
-        );
+        fx.contribute(worker, taskid, digest).await;
         assert_escrow_invariant(&fx).await;
         let status = fx.hub.viewTask(taskid).call().await.unwrap().status;
         assert_eq!(
@@ -337,19 +325,7 @@ async fn reveal_timeout_then_reopen() {
     let taskid = Fixture::task_id(dealid, 0);
     let silent = fx.workers[0].address();
     let digest = B256::repeat_byte(0x51);
-    let (hash, seal) = Fixture::commitments(silent, taskid, digest);
-    send!(
-        fx.hub
-            .contribute(
-                taskid,
-                hash,
-                seal,
-                Address::ZERO,
-                Bytes::new(),
-                fx.authorization(silent, taskid, Address::ZERO)
-            )
-            .from(silent)
-    );
+    fx.contribute(silent, taskid, digest).await;
     assert_eq!(fx.hub.viewTask(taskid).call().await.unwrap().status, 2);
     // too early: the reveal window (2 × 300 s) is still open
     assert!(
@@ -383,19 +359,7 @@ async fn reveal_timeout_then_reopen() {
     );
 
     let worker = fx.workers[1].address();
-    let (hash, seal) = Fixture::commitments(worker, taskid, digest);
-    send!(
-        fx.hub
-            .contribute(
-                taskid,
-                hash,
-                seal,
-                Address::ZERO,
-                Bytes::new(),
-                fx.authorization(worker, taskid, Address::ZERO)
-            )
-            .from(worker)
-    );
+    fx.contribute(worker, taskid, digest).await;
     send!(fx.hub.reveal(taskid, digest).from(worker));
     send!(
         fx.hub

@@ -467,6 +467,24 @@ impl Fixture {
         (hash, seal)
     }
 
+    /// `worker` contributes `digest` to `taskid` (standard task: no enclave), authorized by the
+    /// scheduler; the transaction must succeed.
+    pub async fn contribute(&self, worker: Address, taskid: B256, digest: B256) {
+        let (hash, seal) = Fixture::commitments(worker, taskid, digest);
+        send!(
+            self.hub
+                .contribute(
+                    taskid,
+                    hash,
+                    seal,
+                    Address::ZERO,
+                    Bytes::new(),
+                    self.authorization(worker, taskid, Address::ZERO),
+                )
+                .from(worker)
+        );
+    }
+
     /// The enclave's EIP-191 signature over resultHash‖resultSeal.
     pub fn enclave_sign(&self, hash: B256, seal: B256) -> Bytes {
         let message = keccak256([hash.as_slice(), seal.as_slice()].concat());
