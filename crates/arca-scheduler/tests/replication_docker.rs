@@ -14,7 +14,6 @@ mod common;
 mod worker_docker;
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -116,18 +115,6 @@ async fn locked(chain: &Client, who: Address) -> U256 {
 
 async fn score(chain: &Client, who: Address) -> U256 {
     chain.hub().viewScore(who).call().await.unwrap()
-}
-
-fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    let mut out = BTreeMap::new();
-    for i in 0..archive.len() {
-        let mut f = archive.by_index(i).unwrap();
-        let mut content = Vec::new();
-        f.read_to_end(&mut content).unwrap();
-        out.insert(f.name().unwrap().into_owned(), content);
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,7 +328,7 @@ async fn a_lying_worker_loses_its_stake_to_the_honest_workers_of_a_priced_trust_
         .download(location, &archive, |_, _| {})
         .await
         .expect("downloading the result");
-    let files = unzip(&std::fs::read(&archive).unwrap());
+    let files = worker_docker::unzip(&std::fs::read(&archive).unwrap());
     assert_eq!(files["result.txt"], b"Hello, Arca!");
     assert_eq!(sha256(&files["result.txt"]), task.resultDigest);
 

@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -142,18 +141,6 @@ fn location_path(results: &Bytes) -> PathBuf {
     PathBuf::from(location.strip_prefix("file://").unwrap())
 }
 
-fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    let mut out = BTreeMap::new();
-    for i in 0..archive.len() {
-        let mut f = archive.by_index(i).unwrap();
-        let mut content = Vec::new();
-        f.read_to_end(&mut content).unwrap();
-        out.insert(f.name().unwrap().into_owned(), content);
-    }
-    out
-}
-
 #[tokio::test]
 async fn standard_task_downloads_its_input_over_http_and_stores_a_checked_result() {
     let fx = fixture().await;
@@ -192,7 +179,7 @@ async fn standard_task_downloads_its_input_over_http_and_stores_a_checked_result
         stored.file_name().unwrap().to_str().unwrap(),
         format!("{}.zip", hex::encode(sha256(&bytes)))
     );
-    let files = unzip(&bytes);
+    let files = common::unzip(&bytes);
     assert_eq!(files["result.txt"], expected_result);
     assert_eq!(
         files["computed.json"],
@@ -232,7 +219,7 @@ async fn standard_task_gets_its_ipfs_dataset_as_downloaded_and_no_secrets() {
     let c = computed(run_replicate(&spec, &fx.ctx).await);
     let result = b"dataset: bytes as published\nsecret: missing\n";
     assert_eq!(c.result_digest, B256::from(sha256(result)));
-    let files = unzip(&std::fs::read(location_path(&c.results)).unwrap());
+    let files = common::unzip(&std::fs::read(location_path(&c.results)).unwrap());
     assert_eq!(files["result.txt"], result);
 }
 
@@ -673,13 +660,13 @@ async fn tee_task_gets_its_secrets_from_the_sms_and_encrypts_the_result() {
 
     // the stored archive is encrypted for the beneficiary and opens with its private key
     let stored = std::fs::read(location_path(&c.results)).unwrap();
-    let files = unzip(&stored);
+    let files = common::unzip(&stored);
     assert_eq!(
         files.keys().collect::<Vec<_>>(),
         ["aes-key.rsa", "iexec_out.zip.aes"]
     );
     let plain_zip = arca_crypto::result::decrypt_result(&stored, &keypair.private_pem).unwrap();
-    let inner = unzip(&plain_zip);
+    let inner = common::unzip(&plain_zip);
     assert_eq!(inner["result.txt"], expected_result);
     // a TEE app's logs stay out of the result
     assert!(!inner.contains_key("stdout.txt"), "{:?}", inner.keys());
