@@ -17,7 +17,7 @@ use arca_worker::logs::{ComputeLogs, DEFAULT_LOG_CAP};
 use arca_worker::task::{
     AppSpec, DatasetSpec, DealParams, FailureCause, ReplicateSpec, TeeSpec, WorkerpoolAuthorization,
 };
-use arca_worker::worker_key::verify_failure_report;
+use arca_worker::worker_key::{authorization_hash, verify_failure_report};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -826,14 +826,7 @@ impl Engine {
             })
         };
         let time_ref = self.chain.category_time_ref(deal.category).await?;
-        let hash = keccak256(
-            [
-                worker.as_slice(),
-                task.task_id.as_slice(),
-                challenge.as_slice(),
-            ]
-            .concat(),
-        );
+        let hash = authorization_hash(worker, task.task_id, challenge);
         let signature = self
             .config
             .owner
