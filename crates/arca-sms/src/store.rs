@@ -206,6 +206,28 @@ pub struct Session {
     /// The last follow-up release number accepted (0 after the attested release).
     pub counter: u64,
 }
+/// The `(seq, prev)` of the entry to append after the log's last entry (its JSON; `None`: the
+/// log is empty).
+pub(crate) fn next_link(last: Option<&str>) -> Result<(u64, B256)> {
+    match last {
+        Some(json) => {
+            let last: Release = serde_json::from_str(json)
+                .map_err(|e| store_err("the last release log entry", e))?;
+            Ok((last.seq + 1, last.hash))
+        }
+        None => Ok((1, B256::ZERO)),
+    }
+}
+
+/// `entry` linked at `seq` after `prev`, hashed and MAC'd with the log key.
+pub(crate) fn seal_entry(mut entry: Release, seq: u64, prev: B256, log_key: &[u8; 32]) -> Release {
+    entry.seq = seq;
+    entry.prev = prev;
+    entry.hash = entry_hash(&entry);
+    entry.mac = entry_mac(log_key, entry.hash);
+    entry
+}
+
 /// The release log as read by a backend (`entries`, first unreadable row): the entries, or an
 /// error naming the row that is not a log entry.
 pub(crate) fn readable_releases(
@@ -401,7 +423,7 @@ impl SqliteStore {
 
     /// Gives `entry` its place after the log's tail: seq, prev, hash and MAC. The tail is
     /// remembered between appends (the caller holds the connection lock, so it cannot move).
-    fn link(&self, conn: &Connection, mut entry: Release) -> Result<Release> {
+    fn link(&self, conn: &Connection, entry: Release) -> Result<Release> {
         let tail = *self.tail.lock().unwrap_or_else(|p| p.into_inner());
         let (seq, prev) = match tail {
             Some((seq, hash)) => (seq + 1, hash),
@@ -410,21 +432,10 @@ impl SqliteStore {
                     .prepare_cached("SELECT entry FROM releases ORDER BY seq DESC LIMIT 1")?
                     .query_row([], |r| r.get(0))
                     .optional()?;
-                match last {
-                    Some(json) => {
-                        let last: Release = serde_json::from_str(&json)
-                            .map_err(|e| store_err("the last release log entry", e))?;
-                        (last.seq + 1, last.hash)
-                    }
-                    None => (1, B256::ZERO),
-                }
+                next_link(last.as_deref())?
             }
         };
-        entry.seq = seq;
-        entry.prev = prev;
-        entry.hash = entry_hash(&entry);
-        entry.mac = entry_mac(&self.log_key, entry.hash);
-        Ok(entry)
+        Ok(seal_entry(entry, seq, prev, &self.log_key))
     }
 
     fn insert_entry(&self, conn: &Connection, entry: &Release) -> Result<()> {

@@ -21,12 +21,11 @@
 //! [`SqliteStore`]: crate::SqliteStore
 
 use crate::error::{Result, SmsError};
-use crate::log::{Release, Tamper, entry_hash, entry_mac};
+use crate::log::{Release, Tamper};
 use crate::store::{
-    MasterKey, Pin, Revocation, SecretKind, SecretMeta, SecretStore, Session, aad,
-    readable_releases, store_err, unix_now, verify_read_log,
+    MasterKey, Pin, Revocation, SecretKind, SecretMeta, SecretStore, Session, aad, next_link,
+    readable_releases, seal_entry, store_err, unix_now, verify_read_log,
 };
-use alloy::primitives::B256;
 use arca_pg::{OpenError, PgConnection, describe};
 use postgres::{Client, GenericClient};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,7 +152,7 @@ impl PgStore {
 fn append_locked(
     tx: &mut postgres::Transaction<'_>,
     log_key: &[u8; 32],
-    mut entry: Release,
+    entry: Release,
 ) -> Result<Release> {
     // EXCLUSIVE: other appenders wait, plain readers (verify_log) do not
     tx.batch_execute("LOCK TABLE sms_releases IN EXCLUSIVE MODE")?;
@@ -161,18 +160,8 @@ fn append_locked(
         "SELECT entry FROM sms_releases ORDER BY seq DESC LIMIT 1",
         &[],
     )?;
-    let (seq, prev) = match last {
-        Some(row) => {
-            let last: Release = serde_json::from_str(row.get::<_, &str>(0))
-                .map_err(|e| store_err("the last release log entry", e))?;
-            (last.seq + 1, last.hash)
-        }
-        None => (1, B256::ZERO),
-    };
-    entry.seq = seq;
-    entry.prev = prev;
-    entry.hash = entry_hash(&entry);
-    entry.mac = entry_mac(log_key, entry.hash);
+    let (seq, prev) = next_link(last.as_ref().map(|row| row.get::<_, &str>(0)))?;
+    let entry = seal_entry(entry, seq, prev, log_key);
     let json = serde_json::to_string(&entry).map_err(|e| store_err("release log entry", e))?;
     tx.execute(
         "INSERT INTO sms_releases (seq, entry) VALUES ($1, $2)",
