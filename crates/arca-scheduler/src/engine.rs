@@ -123,12 +123,8 @@ pub fn fail_early_threshold(configured: u32, alive: usize) -> Option<usize> {
 pub fn early_failure(replicates: &[ReplicateRow], threshold: usize) -> Option<EarlyFailure> {
     let mut workers = BTreeSet::new();
     let mut last = None;
-    for r in replicates {
-        if let Some(f) = r
-            .failure
-            .as_ref()
-            .filter(|f| r.status.is_failure() && f.cause.is_deterministic())
-        {
+    for r in replicates.iter().filter(|r| failed_deterministically(r)) {
+        if let Some(f) = &r.failure {
             workers.insert(r.worker);
             last = Some((r.worker, f));
         }
@@ -140,6 +136,14 @@ pub fn early_failure(replicates: &[ReplicateRow], threshold: usize) -> Option<Ea
         last_worker,
         last_message: f.message.clone(),
     })
+}
+
+/// The replicate failed for a cause retrying elsewhere cannot fix.
+fn failed_deterministically(r: &ReplicateRow) -> bool {
+    r.status.is_failure()
+        && r.failure
+            .as_ref()
+            .is_some_and(|f| f.cause.is_deterministic())
 }
 
 /// A `failure` record saying the task was ended early (final, or decided and being sent).
@@ -614,7 +618,13 @@ impl Engine {
     /// (the FAILED arm of [`Self::drive`]); a decision no longer due is withdrawn.
     async fn end_early_if_due(&self, task: &mut TaskRow, ct: &Task) -> Result<bool> {
         let decided = is_ended_early(task.failure.as_ref());
-        let due = if self.config.fail_early_after == 0 || !ct.contributors.is_empty() {
+        let replicates = if self.config.fail_early_after == 0 || !ct.contributors.is_empty() {
+            Vec::new()
+        } else {
+            self.store.replicates(task.task_id)?
+        };
+        // most tasks have no deterministic failure: they need no count of the workers alive
+        let due = if !replicates.iter().any(failed_deterministically) {
             None
         } else {
             let Some(threshold) =
@@ -623,7 +633,7 @@ impl Engine {
                 // no worker heard from yet (restart): keep any decision until they are back
                 return Ok(false);
             };
-            early_failure(&self.store.replicates(task.task_id)?, threshold)
+            early_failure(&replicates, threshold)
         };
         let Some(early) = due else {
             if decided {
